@@ -1,0 +1,107 @@
+"""The DQN agent: epsilon-greedy acting, the TD update, the soft target update, epsilon decay."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lunar_dqn.buffer import Batch
+from lunar_dqn.config import AgentConfig
+from lunar_dqn.networks import make_q_network
+
+
+def td_targets(batch: Batch, next_q_target: torch.Tensor, gamma: float,
+               next_q_online: torch.Tensor | None = None) -> torch.Tensor:
+    """`y = r + gamma * max_a' Q_target(s', a') * (1 - terminated)`.
+
+    With `next_q_online` (Double DQN) the online network picks a' and the target network
+    scores it. Truncated episodes keep their bootstrap: only `terminated` zeroes it.
+    """
+    if next_q_online is None:
+        next_value = next_q_target.max(dim=1).values
+    else:
+        best = next_q_online.argmax(dim=1, keepdim=True)
+        next_value = next_q_target.gather(1, best).squeeze(1)
+    return batch.rewards + gamma * next_value * (1.0 - batch.terminated)
+
+
+def soft_update(target: nn.Module, online: nn.Module, tau: float) -> None:
+    """`w_target <- tau * w + (1 - tau) * w_target`, in place, for every parameter."""
+    with torch.no_grad():
+        torch._foreach_lerp_(list(target.parameters()), list(online.parameters()), tau)
+
+
+def decay_epsilon(epsilon: float, episodes_finished: int, decay: float, minimum: float) -> float:
+    """The lab's `max(E_MIN, E_DECAY * epsilon)`, applied once per finished episode."""
+    return max(minimum, epsilon * decay**episodes_finished)
+
+
+class DQNAgent:
+    def __init__(self, obs_dim: int, num_actions: int, cfg: AgentConfig, device: torch.device,
+                 seed: int) -> None:
+        self.cfg = cfg
+        self.num_actions = num_actions
+        self.device = device
+        self.online = make_q_network(obs_dim, num_actions, cfg.hidden_sizes).to(device)
+        self.target = copy.deepcopy(self.online)
+        self.target.requires_grad_(False)
+        self.optimizer = torch.optim.Adam(
+            self.online.parameters(), lr=cfg.learning_rate, foreach=True
+        )
+        self.loss_fn = F.mse_loss if cfg.loss == "mse" else F.smooth_l1_loss
+        self.action_generator = torch.Generator(device=device)
+        self.action_generator.manual_seed(seed)
+        self.epsilon = cfg.epsilon_start
+
+    @torch.no_grad()
+    def act(self, obs: torch.Tensor, epsilon: float) -> torch.Tensor:
+        """Epsilon-greedy per env: each row draws its own coin and its own random action."""
+        greedy = self.online(obs).argmax(dim=1)
+        n = obs.shape[0]
+        coin = torch.rand(n, device=self.device, generator=self.action_generator)
+        random_actions = torch.randint(
+            0, self.num_actions, (n,), device=self.device, generator=self.action_generator
+        )
+        return torch.where(coin < epsilon, random_actions, greedy)
+
+    def on_episodes_finished(self, count: int) -> None:
+        self.epsilon = decay_epsilon(self.epsilon, count, self.cfg.epsilon_decay,
+                                     self.cfg.epsilon_min)
+
+    def loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """TD loss of a batch, and the mean Q(s, a) it was computed on."""
+        with torch.no_grad():
+            next_q_target = self.target(batch.next_obs)
+            next_q_online = self.online(batch.next_obs) if self.cfg.double_dqn else None
+            y = td_targets(batch, next_q_target, self.cfg.gamma, next_q_online)
+        q = self.online(batch.obs).gather(1, batch.actions.unsqueeze(1)).squeeze(1)
+        return self.loss_fn(q, y), q.detach().mean()
+
+    def learn(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """One gradient step and a soft target update. Returns (loss, mean Q) as tensors,
+        so the caller decides when to pay for a device sync."""
+        loss, q_mean = self.loss(batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.max_grad_norm is not None:
+            nn.utils.clip_grad_norm_(self.online.parameters(), self.cfg.max_grad_norm, foreach=True)
+        self.optimizer.step()
+        soft_update(self.target, self.online, self.cfg.tau)
+        return loss.detach(), q_mean
+
+    def state_dict(self) -> dict:
+        return {
+            "online": self.online.state_dict(), "target": self.target.state_dict(),
+            "optimizer": self.optimizer.state_dict(), "epsilon": self.epsilon,
+            "action_generator": self.action_generator.get_state(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.online.load_state_dict(state["online"])
+        self.target.load_state_dict(state["target"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.epsilon = state["epsilon"]
+        self.action_generator.set_state(state["action_generator"])

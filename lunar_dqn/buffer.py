@@ -1,0 +1,81 @@
+"""Tensor-backed circular replay buffer, preallocated on the training device."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+
+class Batch(NamedTuple):
+    obs: torch.Tensor  # (B, obs_dim) float32
+    actions: torch.Tensor  # (B,) int64
+    rewards: torch.Tensor  # (B,) float32
+    next_obs: torch.Tensor  # (B, obs_dim) float32: the true next state, never a reset state
+    terminated: torch.Tensor  # (B,) float32: 1.0 only for true terminal states, not time limits
+
+
+class ReplayBuffer:
+    """Fixed-capacity ring of transitions; `add` writes a vector step's N rows at once."""
+
+    def __init__(self, capacity: int, obs_dim: int, device: torch.device, seed: int) -> None:
+        self.capacity = capacity
+        self.device = device
+        self.obs = torch.zeros(capacity, obs_dim, device=device)
+        self.next_obs = torch.zeros(capacity, obs_dim, device=device)
+        self.actions = torch.zeros(capacity, dtype=torch.int64, device=device)
+        self.rewards = torch.zeros(capacity, device=device)
+        self.terminated = torch.zeros(capacity, device=device)
+        self.cursor = 0  # next row to write
+        self.size = 0
+        self.generator = torch.Generator(device=device)
+        self.generator.manual_seed(seed)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(self, obs: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor,
+            next_obs: torch.Tensor, terminated: torch.Tensor) -> None:
+        n = obs.shape[0]
+        if n > self.capacity:  # only the newest `capacity` rows survive a single add
+            obs, actions, rewards, next_obs, terminated = (
+                x[-self.capacity:] for x in (obs, actions, rewards, next_obs, terminated)
+            )
+            self.cursor = (self.cursor + n - self.capacity) % self.capacity
+            n = self.capacity
+        rows = (self.cursor + torch.arange(n, device=self.device)) % self.capacity
+        self.obs[rows] = obs
+        self.actions[rows] = actions
+        self.rewards[rows] = rewards
+        self.next_obs[rows] = next_obs
+        self.terminated[rows] = terminated.to(self.terminated.dtype)
+        self.cursor = (self.cursor + n) % self.capacity
+        self.size = min(self.size + n, self.capacity)
+
+    def sample(self, batch_size: int) -> Batch:
+        """Uniform sample with replacement, indices drawn on the buffer's device."""
+        idx = torch.randint(0, self.size, (batch_size,), device=self.device, generator=self.generator)
+        return Batch(self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx],
+                     self.terminated[idx])
+
+    def state_dict(self) -> dict:
+        """Only the filled rows travel, so a young buffer makes a small checkpoint."""
+        n = self.size
+        return {
+            "capacity": self.capacity, "cursor": self.cursor, "size": n,
+            "obs": self.obs[:n].cpu(), "actions": self.actions[:n].cpu(),
+            "rewards": self.rewards[:n].cpu(), "next_obs": self.next_obs[:n].cpu(),
+            "terminated": self.terminated[:n].cpu(), "generator": self.generator.get_state(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        if state["capacity"] != self.capacity or state["obs"].shape[1] != self.obs.shape[1]:
+            raise ValueError(
+                f"replay buffer shape mismatch: saved capacity {state['capacity']} x "
+                f"{state['obs'].shape[1]}, configured {self.capacity} x {self.obs.shape[1]}"
+            )
+        n = state["size"]
+        for name in ("obs", "actions", "rewards", "next_obs", "terminated"):
+            getattr(self, name)[:n] = state[name].to(self.device)
+        self.cursor, self.size = state["cursor"], n
+        self.generator.set_state(state["generator"])

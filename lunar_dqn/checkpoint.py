@@ -1,0 +1,89 @@
+"""Saving and loading model files: atomic writes, weights-only reads, one-line errors."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from lunar_dqn.networks import make_q_network
+
+MODEL_FORMAT = "lunar_dqn.model"
+MODEL_VERSION = 1
+
+
+class CheckpointError(RuntimeError):
+    """A model or checkpoint file that cannot be used; the message is one line for the user."""
+
+
+def atomic_save(obj: Any, path: Path) -> None:
+    """Write to a temporary file in the same folder, then rename: a kill mid-write leaves
+    the previous file intact."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def safe_load(path: Path, what: str = "file") -> Any:
+    """`torch.load(weights_only=True)`: tensors and plain containers only, never arbitrary code."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{what} not found: {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else "unsafe content"
+        raise CheckpointError(
+            f"{path} was refused: it holds objects a weights-only load does not allow "
+            f"({first_line})"
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
+        raise CheckpointError(f"{path} is not a readable PyTorch file (corrupt or truncated?): "
+                              f"{type(err).__name__}") from None
+
+
+def save_model(path: Path, network: nn.Module, obs_dim: int, num_actions: int,
+               hidden_sizes: list[int], env_id: str) -> None:
+    atomic_save(
+        {
+            "format": MODEL_FORMAT, "version": MODEL_VERSION, "env_id": env_id,
+            "obs_dim": obs_dim, "num_actions": num_actions, "hidden_sizes": list(hidden_sizes),
+            "state_dict": network.state_dict(),
+        },
+        path,
+    )
+
+
+def load_model(path: Path, hidden_sizes: list[int] | None = None) -> tuple[nn.Sequential, dict]:
+    """Rebuild the Q-network a model file describes. With `hidden_sizes`, also check that the
+    file matches that configured shape."""
+    data = safe_load(path, "model file")
+    if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
+        raise CheckpointError(f"{path} is not a lunar_dqn model file")
+    if hidden_sizes is not None and list(hidden_sizes) != data["hidden_sizes"]:
+        raise CheckpointError(
+            f"{path} holds a network of hidden sizes {data['hidden_sizes']}, "
+            f"but the config asks for {list(hidden_sizes)}"
+        )
+    network = make_q_network(data["obs_dim"], data["num_actions"], data["hidden_sizes"])
+    try:
+        network.load_state_dict(data["state_dict"])
+    except RuntimeError as err:
+        raise CheckpointError(f"{path} has weights that do not fit its own network: "
+                              f"{str(err).splitlines()[0]}") from None
+    network.eval()
+    return network, data
