@@ -54,7 +54,8 @@ class ReplayBuffer:
 
     def sample(self, batch_size: int) -> Batch:
         """Uniform sample with replacement, indices drawn on the buffer's device."""
-        idx = torch.randint(0, self.size, (batch_size,), device=self.device, generator=self.generator)
+        idx = torch.randint(0, self.size, (batch_size,), device=self.device,
+                            generator=self.generator)
         return Batch(self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx],
                      self.terminated[idx])
 

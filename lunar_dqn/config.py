@@ -7,7 +7,7 @@ types, and `validate` rejects values out of range before any work starts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 
@@ -17,7 +17,7 @@ class EnvConfig:
     id: str = "LunarLander-v3"
     num_envs: int = 8
     vectorization_mode: str = "sync"  # sync | async
-    max_episode_steps: Optional[int] = None  # None: the environment's own limit (1000)
+    max_episode_steps: int | None = None  # None: the environment's own limit (1000)
     kwargs: dict[str, Any] = field(default_factory=dict)  # gravity, enable_wind, ...
 
 
@@ -31,7 +31,7 @@ class AgentConfig:
     replay_ratio: int = 4  # transitions collected per gradient step
     loss: str = "mse"  # mse | huber
     double_dqn: bool = False
-    max_grad_norm: Optional[float] = None  # None: no clipping
+    max_grad_norm: float | None = None  # None: no clipping
     epsilon_start: float = 1.0
     epsilon_min: float = 0.01
     epsilon_decay: float = 0.995  # multiplied in once per finished episode
@@ -111,7 +111,8 @@ def validate(cfg: Any) -> None:
         a.epsilon_min <= a.epsilon_start <= 1.0,
         "agent.epsilon_start", a.epsilon_start, "must be in [agent.epsilon_min, 1]",
     )
-    _check(0.0 < a.epsilon_decay <= 1.0, "agent.epsilon_decay", a.epsilon_decay, "must be in (0, 1]")
+    _check(0.0 < a.epsilon_decay <= 1.0, "agent.epsilon_decay", a.epsilon_decay,
+           "must be in (0, 1]")
     _check(b.capacity >= 1, "buffer.capacity", b.capacity, "must be >= 1")
     _check(
         a.batch_size <= b.capacity,
@@ -129,8 +130,8 @@ def validate(cfg: Any) -> None:
     _check(t.max_env_steps >= 1, "train.max_env_steps", t.max_env_steps, "must be >= 1")
     _check(t.max_episodes >= 1, "train.max_episodes", t.max_episodes, "must be >= 1")
     _check(t.solve_window >= 1, "train.solve_window", t.solve_window, "must be >= 1")
-    _check(cfg.logger.log_every_steps >= 1, "logger.log_every_steps",
-           cfg.logger.log_every_steps, "must be >= 1")
+    log_every = cfg.logger.log_every_steps
+    _check(log_every >= 1, "logger.log_every_steps", log_every, "must be >= 1")
     _check(cfg.torch_threads >= 1, "torch_threads", cfg.torch_threads, "must be >= 1")
     _check(
         cfg.device == "auto" or cfg.device == "cpu" or cfg.device.startswith("cuda"),

@@ -36,7 +36,8 @@ def make_vec_env(cfg: EnvConfig, render_mode: str | None = None) -> VectorEnv:
             vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP}, **kwargs,
         )
     except TypeError as err:  # an option the environment's constructor does not take
-        raise ConfigError(f"env.kwargs={dict(cfg.kwargs)!r} is invalid for {cfg.id}: {err}") from None
+        raise ConfigError(
+            f"env.kwargs={dict(cfg.kwargs)!r} is invalid for {cfg.id}: {err}") from None
 
 
 def true_next_obs(next_obs: np.ndarray, done: np.ndarray, infos: dict[str, Any]) -> np.ndarray:

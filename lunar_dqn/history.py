@@ -46,7 +46,8 @@ class EpisodeHistory:
         with open(path, "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(HISTORY_COLUMNS)
-            for i, row in enumerate(zip(self.points, self.averages, self.env_steps), start=1):
+            rows = zip(self.points, self.averages, self.env_steps, strict=True)
+            for i, row in enumerate(rows, start=1):
                 writer.writerow((i, *row))
 
     @classmethod

@@ -84,8 +84,9 @@ class Trainer:
         updates_since_log = 0
         next_log = self.env_steps + cfg.logger.log_every_steps
         log_clock, log_steps = time.perf_counter(), self.env_steps
+        show_bar = cfg.logger.progress_bar and sys.stderr.isatty()
         bar = tqdm(total=cfg.train.max_env_steps, initial=self.env_steps, unit="step",
-                   dynamic_ncols=True, disable=not (cfg.logger.progress_bar and sys.stderr.isatty()))
+                   dynamic_ncols=True, disable=not show_bar)
         start = time.perf_counter()
         while not self._budget_spent():
             obs_t = torch.from_numpy(obs).to(device)
@@ -133,7 +134,8 @@ class Trainer:
         t = self.cfg.train
         return self.env_steps >= t.max_env_steps or len(self.history) >= t.max_episodes
 
-    def _finish_episodes(self, envs_done: np.ndarray, episode_points: np.ndarray, bar: tqdm) -> bool:
+    def _finish_episodes(self, envs_done: np.ndarray, episode_points: np.ndarray,
+                         bar: tqdm) -> bool:
         """Record finished episodes in env order; return True when the run should stop."""
         t = self.cfg.train
         stop = False

@@ -1,0 +1,86 @@
+import numpy as np
+import pytest
+import torch
+
+from conftest import compose_config
+from lunar_dqn.config import ConfigError, EnvConfig
+from lunar_dqn.envs import make_vec_env, true_next_obs
+from lunar_dqn.train import Trainer
+
+
+def test_counting_env_transitions_never_cross_episodes(counting_env_id, tmp_path):
+    cfg = compose_config(f"env.id={counting_env_id}", "env.num_envs=3", "train.max_env_steps=300",
+                         "buffer.capacity=1000", "agent.batch_size=8", "logger.tensorboard=false",
+                         "train.max_episodes=1000")
+    trainer = Trainer(cfg, tmp_path)
+    try:
+        trainer.run()
+        n = len(trainer.buffer)
+        obs, nxt = trainer.buffer.obs[:n], trainer.buffer.next_obs[:n]
+        term, rewards = trainer.buffer.terminated[:n], trainer.buffer.rewards[:n]
+    finally:
+        trainer.close()
+    assert n == 300
+    # same episode, one step later: never a reset observation as the next state
+    assert torch.equal(nxt[:, 0], obs[:, 0])
+    assert torch.equal(nxt[:, 1], obs[:, 1] + 1)
+    assert torch.equal(rewards, nxt[:, 1])
+    # odd episodes terminate at step 7; even ones are truncated by the time limit at 10,
+    # which must stay bootstrappable (terminated = 0)
+    odd = nxt[:, 0] % 2 == 1
+    assert torch.equal(term.bool(), odd & (nxt[:, 1] == 7))
+    assert (nxt[~odd, 1] == 10).any() and term[~odd].sum() == 0
+    assert nxt[:, 1].max() == 10
+
+
+def test_episode_points_are_summed_within_episodes(counting_env_id, tmp_path):
+    cfg = compose_config(f"env.id={counting_env_id}", "env.num_envs=2", "train.max_env_steps=40",
+                         "logger.tensorboard=false")
+    trainer = Trainer(cfg, tmp_path)
+    try:
+        trainer.run()
+    finally:
+        trainer.close()
+    # episodes 0 (truncated at 10: 1+..+10 = 55) and 1 (terminated at 7: 28) alternate per env
+    assert set(trainer.history.points) == {55.0, 28.0}
+
+
+def test_true_next_obs_uses_final_obs_only_where_done():
+    next_obs = np.zeros((3, 2), dtype=np.float32)
+    final = np.array([None, np.array([5.0, 6.0], dtype=np.float32), None], dtype=object)
+    fixed = true_next_obs(next_obs, np.array([False, True, False]), {"final_obs": final})
+    assert fixed.tolist() == [[0, 0], [5, 6], [0, 0]]
+    assert next_obs.sum() == 0  # the vector env's own array is left alone
+
+
+def test_lunar_lander_options_reach_every_sub_env():
+    envs = make_vec_env(EnvConfig(num_envs=2, kwargs={"gravity": -5.0, "enable_wind": True},
+                                  max_episode_steps=50))
+    try:
+        for sub in envs.envs:
+            assert sub.unwrapped.gravity == -5.0 and sub.unwrapped.enable_wind
+        assert envs.envs[0].spec.max_episode_steps == 50
+    finally:
+        envs.close()
+
+
+def test_sub_envs_are_seeded_and_distinct():
+    first, second = (make_vec_env(EnvConfig(num_envs=3)) for _ in range(2))
+    try:
+        a, _ = first.reset(seed=4)
+        b, _ = second.reset(seed=4)
+        assert np.array_equal(a, b)
+        assert len({tuple(row) for row in a.round(6)}) == 3
+    finally:
+        first.close()
+        second.close()
+
+
+def test_unknown_env_id_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"env.id='LunarLander-v2' is not a registered"):
+        make_vec_env(EnvConfig(id="LunarLander-v2"))
+
+
+def test_unknown_env_option_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"env\.kwargs"):
+        make_vec_env(EnvConfig(num_envs=1, kwargs={"gravityy": -5.0}))
