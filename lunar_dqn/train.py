@@ -20,6 +20,7 @@ from tqdm import tqdm
 from lunar_dqn.agent import DQNAgent
 from lunar_dqn.buffer import ReplayBuffer
 from lunar_dqn.checkpoint import save_model
+from lunar_dqn.cli import exits_on_user_error
 from lunar_dqn.config import ConfigError, register_configs, validate
 from lunar_dqn.envs import make_vec_env, true_next_obs
 from lunar_dqn.history import HISTORY_FILE, EpisodeHistory
@@ -209,6 +210,7 @@ register_configs()
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+@exits_on_user_error
 def main(cfg: DictConfig) -> float:
     """Returns env steps to solve (budget + 1 when unsolved): the metric a sweeper minimises."""
     run_dir = Path(HydraConfig.get().runtime.output_dir)
