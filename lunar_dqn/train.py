@@ -70,7 +70,9 @@ class Trainer:
         self.pending_transitions = 0  # collected since the last gradient step
         self.solved_episode: int | None = None
         self.solved_env_steps: int | None = None
+        self.solved_wall_time: float | None = None
         self.wall_time = 0.0
+        self._run_start = 0.0  # perf_counter() when the current run() began
         run_dir.mkdir(parents=True, exist_ok=True)
         self.logger = Logger(run_dir, enabled=cfg.logger.tensorboard)
 
@@ -88,7 +90,7 @@ class Trainer:
         show_bar = cfg.logger.progress_bar and sys.stderr.isatty()
         bar = tqdm(total=cfg.train.max_env_steps, initial=self.env_steps, unit="step",
                    dynamic_ncols=True, disable=not show_bar)
-        start = time.perf_counter()
+        self._run_start = time.perf_counter()
         while not self._budget_spent():
             obs_t = torch.from_numpy(obs).to(device)
             actions = self.agent.act(obs_t, self.agent.epsilon)
@@ -127,7 +129,7 @@ class Trainer:
                 updates_since_log = 0
                 next_log += cfg.logger.log_every_steps
                 log_clock, log_steps = now, self.env_steps
-        self.wall_time += time.perf_counter() - start
+        self.wall_time += time.perf_counter() - self._run_start
         bar.close()
         return self._finish_run()
 
@@ -151,6 +153,7 @@ class Trainer:
                          episode, t.solve_window, average)
             if self.solved_episode is None and self.history.reached(t.solve_score):
                 self.solved_episode, self.solved_env_steps = episode, self.env_steps
+                self.solved_wall_time = self.wall_time + time.perf_counter() - self._run_start
                 log.info("environment solved in %d episodes (%d env steps)!",
                          episode, self.env_steps)
                 self._save_model(SOLVED_MODEL)
@@ -176,6 +179,8 @@ class Trainer:
             "env_steps": self.env_steps,
             "gradient_steps": self.gradient_steps,
             "wall_time_s": round(self.wall_time, 3),
+            "solved_wall_time_s": None if self.solved_wall_time is None
+            else round(self.solved_wall_time, 3),
             "avg100": None if not len(self.history) else round(self.history.average, 3),
         }
 

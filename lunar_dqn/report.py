@@ -1,0 +1,163 @@
+"""`python -m lunar_dqn.report [DIR]`: which setting of a sweep solves fastest, and how surely.
+
+Reads every `summary.json` under DIR (default `outputs`, i.e. every run and sweep), groups the
+runs by setting (their overrides without the seed, see `lunar_dqn.runs`), prints a table and
+writes `report.md`, `report.csv` and `report.png` into DIR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from lunar_dqn.cli import fail
+from lunar_dqn.report_plot import learning_curves, save_plot
+from lunar_dqn.runs import ReportError, Run, find_runs, group_by_setting
+from lunar_dqn.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, Spread, spread
+
+REPORT_MD = "report.md"
+REPORT_CSV = "report.csv"
+REPORT_PNG = "report.png"
+CSV_COLUMNS = (
+    "setting", "runs", "solved", "solved_share",
+    "env_steps_to_solve_median", "env_steps_to_solve_mean",
+    "env_steps_to_solve_ci95_low", "env_steps_to_solve_ci95_high",
+    "wall_s_to_solve_median", "wall_s_to_solve_mean",
+    "wall_s_to_solve_ci95_low", "wall_s_to_solve_ci95_high",
+    "final_avg100_mean",
+)
+MD_HEADER = (
+    "| setting | runs | solved | env steps to solve: median | mean | 95% CI of mean "
+    "| wall-clock to solve (s): median | mean | 95% CI of mean | final avg100: mean |\n"
+    "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+)
+NONE = "-"
+
+
+@dataclass(frozen=True)
+class SettingReport:
+    setting: str
+    runs: int
+    solved: int
+    env_steps: Spread | None  # env steps to solve, over solved runs only
+    wall_time_s: Spread | None  # wall-clock seconds to solve, over solved runs only
+    final_avg100: float | None  # mean over all runs of the last solve-window average
+
+    @property
+    def solved_share(self) -> float:
+        return self.solved / self.runs
+
+
+def summarize(setting: str, runs: list[Run]) -> SettingReport:
+    solved = [r.summary for r in runs if r.summary["solved"]]
+    finals = [r.summary["avg100"] for r in runs if r.summary["avg100"] is not None]
+    return SettingReport(
+        setting=setting,
+        runs=len(runs),
+        solved=len(solved),
+        env_steps=spread([s["solved_env_steps"] for s in solved]),
+        # summaries written before solved_wall_time_s existed have no solve time
+        wall_time_s=spread([s["solved_wall_time_s"] for s in solved
+                            if s.get("solved_wall_time_s") is not None]),
+        final_avg100=sum(finals) / len(finals) if finals else None,
+    )
+
+
+def ranked(reports: list[SettingReport]) -> list[SettingReport]:
+    """Best first: the highest solved share, then the fewest median env steps to solve."""
+    return sorted(reports, key=lambda r: (
+        -r.solved_share, r.env_steps.median if r.env_steps else math.inf, r.setting))
+
+
+def _csv_number(x: float | None) -> str:
+    return "" if x is None else repr(round(x, 3))
+
+
+def _spread_cells(s: Spread | None) -> list[float | None]:
+    return [None] * 4 if s is None else [s.median, s.mean, s.ci_low, s.ci_high]
+
+
+def write_csv(reports: list[SettingReport], path: Path) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(CSV_COLUMNS)
+        for r in reports:
+            numbers = [r.solved_share, *_spread_cells(r.env_steps),
+                       *_spread_cells(r.wall_time_s), r.final_avg100]
+            writer.writerow([r.setting, r.runs, r.solved, *map(_csv_number, numbers)])
+
+
+def _md_spread(s: Spread | None, fmt: Callable[[float], str]) -> list[str]:
+    if s is None:
+        return [NONE] * 3
+    ci = NONE if s.ci_low is None or s.ci_high is None else f"{fmt(s.ci_low)} to {fmt(s.ci_high)}"
+    return [fmt(s.median), fmt(s.mean), ci]
+
+
+def markdown(reports: list[SettingReport], root: Path) -> str:
+    runs = sum(r.runs for r in reports)
+    lines = [
+        f"# Sweep report: {root}",
+        "",
+        f"{runs} runs in {len(reports)} settings (a setting: the overrides without `seed`), "
+        "best first: highest solved share, then fewest median env steps to solve.",
+        "Env steps and wall-clock to solve count solved runs only. 95% CI: percentile "
+        f"bootstrap of the mean ({BOOTSTRAP_RESAMPLES:,} resamples, seed {BOOTSTRAP_SEED}), "
+        "shown from two solved runs on. Final avg100: the mean over all runs of the last "
+        "solve-window average.",
+        "",
+        MD_HEADER,
+    ]
+    for r in reports:
+        cells = [
+            r.setting.replace("|", "\\|"),
+            str(r.runs),
+            f"{r.solved}/{r.runs} ({r.solved_share:.0%})",
+            *_md_spread(r.env_steps, lambda x: f"{x:,.0f}"),
+            *_md_spread(r.wall_time_s, lambda x: f"{x:,.1f}"),
+            NONE if r.final_avg100 is None else f"{r.final_avg100:.1f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def report(root: Path) -> str:
+    """Write report.md, report.csv and report.png (when any run has a history) into `root`;
+    return what to print."""
+    groups = group_by_setting(find_runs(root))
+    reports = ranked([summarize(setting, runs) for setting, runs in groups.items()])
+    text = markdown(reports, root)
+    (root / REPORT_MD).write_text(text)
+    write_csv(reports, root / REPORT_CSV)
+    written = [root / REPORT_MD, root / REPORT_CSV]
+    curves = learning_curves({r.setting: groups[r.setting] for r in reports})
+    if curves:
+        save_plot(curves, root / REPORT_PNG)
+        written.append(root / REPORT_PNG)
+    else:
+        text += "\nno history.csv with episodes: report.png not written\n"
+    return text + "\nwrote " + ", ".join(map(str, written))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m lunar_dqn.report",
+        description="Compare the settings of a sweep: solved share, env steps and wall-clock "
+                    "to solve (median, mean, 95%% bootstrap CI), learning curves.")
+    parser.add_argument("dir", nargs="?", type=Path, default=Path("outputs"),
+                        help="a sweep directory, or any directory of runs (default: outputs)")
+    args = parser.parse_args(argv)
+    try:
+        print(report(args.dir))
+    except ReportError as err:
+        fail(str(err))
+    except OSError as err:
+        fail(f"cannot write the report into {args.dir}: {err}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""Finished training runs found under a directory, and the setting each one ran.
+
+A run is a directory holding `summary.json` (see `lunar_dqn.train`). Its setting is the
+command-line overrides Hydra recorded in `.hydra/overrides.yaml`, without `seed=...` and
+`hydra...` overrides, so the seeds of one setting share it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import ListConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from lunar_dqn.history import HISTORY_FILE
+from lunar_dqn.train import SUMMARY_FILE
+
+OVERRIDES_FILE = Path(".hydra") / "overrides.yaml"
+DEFAULTS_SETTING = "(defaults)"  # runs with no overrides other than the seed
+SUMMARY_KEYS = ("solved", "solved_env_steps", "avg100")
+
+
+class ReportError(ValueError):
+    """A sweep directory the report cannot read; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class Run:
+    dir: Path
+    summary: dict[str, Any]
+    setting: str
+
+    @property
+    def history_path(self) -> Path:
+        return self.dir / HISTORY_FILE
+
+
+def override_key(override: str) -> str:
+    """`+agent.tau=0.1` -> `agent.tau`; `hydra/launcher=joblib` -> `hydra/launcher`."""
+    return override.split("=", 1)[0].lstrip("~+")
+
+
+def setting_of(overrides: list[str]) -> str:
+    """The overrides that define a setting, sorted, as one line."""
+    kept = sorted(
+        o for o in overrides
+        if override_key(o) != "seed" and not override_key(o).startswith(("hydra.", "hydra/"))
+    )
+    return " ".join(kept) or DEFAULTS_SETTING
+
+
+def _read_overrides(path: Path) -> list[str]:
+    try:
+        overrides = OmegaConf.load(path)
+    except (OSError, OmegaConfBaseException, ValueError) as err:
+        raise ReportError(f"{path}: cannot read overrides ({err})") from None
+    if not isinstance(overrides, ListConfig):
+        raise ReportError(f"{path}: expected a list of overrides")
+    return [str(o) for o in overrides]
+
+
+def _read_summary(path: Path) -> dict[str, Any]:
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise ReportError(f"{path}: cannot read JSON ({err})") from None
+    missing = [k for k in SUMMARY_KEYS if not isinstance(summary, dict) or k not in summary]
+    if missing:
+        raise ReportError(f"{path}: missing {', '.join(missing)}")
+    return summary
+
+
+def read_run(run_dir: Path, root: Path) -> Run:
+    """A run whose directory has no overrides.yaml (Hydra wrote none) is a setting of its own,
+    named by its path under `root`: nothing tells which other runs share its setting."""
+    overrides_path = run_dir / OVERRIDES_FILE
+    if overrides_path.is_file():
+        setting = setting_of(_read_overrides(overrides_path))
+    else:
+        setting = f"(no overrides.yaml) {run_dir.relative_to(root).as_posix() or '.'}"
+    return Run(run_dir, _read_summary(run_dir / SUMMARY_FILE), setting)
+
+
+def find_runs(root: Path) -> list[Run]:
+    """Every run under `root` (at any depth), in path order."""
+    if not root.is_dir():
+        raise ReportError(f"{root}: no such directory")
+    runs = [read_run(p.parent, root) for p in sorted(root.rglob(SUMMARY_FILE))]
+    if not runs:
+        raise ReportError(f"no {SUMMARY_FILE} under {root}: run a training or a sweep first")
+    return runs
+
+
+def group_by_setting(runs: list[Run]) -> dict[str, list[Run]]:
+    groups: dict[str, list[Run]] = {}
+    for run in runs:
+        groups.setdefault(run.setting, []).append(run)
+    return groups
