@@ -16,7 +16,14 @@ from pathlib import Path
 
 from lunar_dqn.cli import fail
 from lunar_dqn.report_plot import learning_curves, save_plot
-from lunar_dqn.runs import ReportError, Run, find_runs, group_by_setting
+from lunar_dqn.runs import (
+    ReportError,
+    Run,
+    common_overrides,
+    find_runs,
+    group_by_setting,
+    label,
+)
 from lunar_dqn.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, Spread, spread
 
 REPORT_MD = "report.md"
@@ -40,7 +47,8 @@ NONE = "-"
 
 @dataclass(frozen=True)
 class SettingReport:
-    setting: str
+    setting: str  # all its overrides but the seed (in report.csv)
+    label: str  # without the overrides common to every run (in report.md and report.png)
     runs: int
     solved: int
     env_steps: Spread | None  # env steps to solve, over solved runs only
@@ -52,11 +60,13 @@ class SettingReport:
         return self.solved / self.runs
 
 
-def summarize(setting: str, runs: list[Run]) -> SettingReport:
+def summarize(runs: list[Run], common: frozenset[str] = frozenset()) -> SettingReport:
+    """`runs`: the runs of one setting."""
     solved = [r.summary for r in runs if r.summary["solved"]]
     finals = [r.summary["avg100"] for r in runs if r.summary["avg100"] is not None]
     return SettingReport(
-        setting=setting,
+        setting=runs[0].setting,
+        label=label(runs[0], common),
         runs=len(runs),
         solved=len(solved),
         env_steps=spread([s["solved_env_steps"] for s in solved]),
@@ -98,13 +108,14 @@ def _md_spread(s: Spread | None, fmt: Callable[[float], str]) -> list[str]:
     return [fmt(s.median), fmt(s.mean), ci]
 
 
-def markdown(reports: list[SettingReport], root: Path) -> str:
+def markdown(reports: list[SettingReport], root: Path, common: frozenset[str]) -> str:
     runs = sum(r.runs for r in reports)
+    shared = f" Common to every run: `{' '.join(sorted(common))}`." if common else ""
     lines = [
         f"# Sweep report: {root}",
         "",
         f"{runs} runs in {len(reports)} settings (a setting: the overrides without `seed`), "
-        "best first: highest solved share, then fewest median env steps to solve.",
+        f"best first: highest solved share, then fewest median env steps to solve.{shared}",
         "Env steps and wall-clock to solve count solved runs only. 95% CI: percentile "
         f"bootstrap of the mean ({BOOTSTRAP_RESAMPLES:,} resamples, seed {BOOTSTRAP_SEED}), "
         "shown from two solved runs on. Final avg100: the mean over all runs of the last "
@@ -114,7 +125,7 @@ def markdown(reports: list[SettingReport], root: Path) -> str:
     ]
     for r in reports:
         cells = [
-            r.setting.replace("|", "\\|"),
+            r.label.replace("|", "\\|"),
             str(r.runs),
             f"{r.solved}/{r.runs} ({r.solved_share:.0%})",
             *_md_spread(r.env_steps, lambda x: f"{x:,.0f}"),
@@ -128,13 +139,15 @@ def markdown(reports: list[SettingReport], root: Path) -> str:
 def report(root: Path) -> str:
     """Write report.md, report.csv and report.png (when any run has a history) into `root`;
     return what to print."""
-    groups = group_by_setting(find_runs(root))
-    reports = ranked([summarize(setting, runs) for setting, runs in groups.items()])
-    text = markdown(reports, root)
+    runs = find_runs(root)
+    common = common_overrides(runs)
+    groups = group_by_setting(runs)
+    reports = ranked([summarize(setting_runs, common) for setting_runs in groups.values()])
+    text = markdown(reports, root, common)
     (root / REPORT_MD).write_text(text)
     write_csv(reports, root / REPORT_CSV)
     written = [root / REPORT_MD, root / REPORT_CSV]
-    curves = learning_curves({r.setting: groups[r.setting] for r in reports})
+    curves = learning_curves({r.label: groups[r.setting] for r in reports})
     if curves:
         save_plot(curves, root / REPORT_PNG)
         written.append(root / REPORT_PNG)

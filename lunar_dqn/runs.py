@@ -20,6 +20,8 @@ from lunar_dqn.train import SUMMARY_FILE
 
 OVERRIDES_FILE = Path(".hydra") / "overrides.yaml"
 DEFAULTS_SETTING = "(defaults)"  # runs with no overrides other than the seed
+NO_OVERRIDES_SETTING = "(no overrides.yaml)"
+COMMON_ONLY_LABEL = "(only the common overrides)"
 SUMMARY_KEYS = ("solved", "solved_env_steps", "avg100")
 
 
@@ -31,7 +33,16 @@ class ReportError(ValueError):
 class Run:
     dir: Path
     summary: dict[str, Any]
-    setting: str
+    overrides: tuple[str, ...] | None  # the setting's, sorted; None: no .hydra/overrides.yaml
+    where: str  # the directory under the report's root
+
+    @property
+    def setting(self) -> str:
+        """A run without overrides.yaml (Hydra wrote none) is a setting of its own, named by its
+        directory: nothing tells which other runs share its setting."""
+        if self.overrides is None:
+            return f"{NO_OVERRIDES_SETTING} {self.where}"
+        return " ".join(self.overrides) or DEFAULTS_SETTING
 
     @property
     def history_path(self) -> Path:
@@ -43,13 +54,12 @@ def override_key(override: str) -> str:
     return override.split("=", 1)[0].lstrip("~+")
 
 
-def setting_of(overrides: list[str]) -> str:
-    """The overrides that define a setting, sorted, as one line."""
-    kept = sorted(
+def setting_overrides(overrides: list[str]) -> tuple[str, ...]:
+    """The overrides that define a setting, sorted."""
+    return tuple(sorted(
         o for o in overrides
         if override_key(o) != "seed" and not override_key(o).startswith(("hydra.", "hydra/"))
-    )
-    return " ".join(kept) or DEFAULTS_SETTING
+    ))
 
 
 def _read_overrides(path: Path) -> list[str]:
@@ -70,18 +80,17 @@ def _read_summary(path: Path) -> dict[str, Any]:
     missing = [k for k in SUMMARY_KEYS if not isinstance(summary, dict) or k not in summary]
     if missing:
         raise ReportError(f"{path}: missing {', '.join(missing)}")
+    if summary["solved"] and not isinstance(summary["solved_env_steps"], (int, float)):
+        raise ReportError(f"{path}: solved, but solved_env_steps is not a number")
     return summary
 
 
 def read_run(run_dir: Path, root: Path) -> Run:
-    """A run whose directory has no overrides.yaml (Hydra wrote none) is a setting of its own,
-    named by its path under `root`: nothing tells which other runs share its setting."""
     overrides_path = run_dir / OVERRIDES_FILE
-    if overrides_path.is_file():
-        setting = setting_of(_read_overrides(overrides_path))
-    else:
-        setting = f"(no overrides.yaml) {run_dir.relative_to(root).as_posix() or '.'}"
-    return Run(run_dir, _read_summary(run_dir / SUMMARY_FILE), setting)
+    overrides = (setting_overrides(_read_overrides(overrides_path))
+                 if overrides_path.is_file() else None)
+    where = run_dir.relative_to(root).as_posix()
+    return Run(run_dir, _read_summary(run_dir / SUMMARY_FILE), overrides, where)
 
 
 def find_runs(root: Path) -> list[Run]:
@@ -99,3 +108,19 @@ def group_by_setting(runs: list[Run]) -> dict[str, list[Run]]:
     for run in runs:
         groups.setdefault(run.setting, []).append(run)
     return groups
+
+
+def common_overrides(runs: list[Run]) -> frozenset[str]:
+    """The overrides every run shares when the runs have more than one setting (a table names
+    them once rather than in every row)."""
+    recorded = [set(r.overrides) for r in runs if r.overrides is not None]
+    if len({r.setting for r in runs}) < 2 or not recorded:
+        return frozenset()
+    return frozenset(set.intersection(*recorded))
+
+
+def label(run: Run, common: frozenset[str]) -> str:
+    """The run's setting without the `common` overrides."""
+    if run.overrides is None or not common:
+        return run.setting
+    return " ".join(o for o in run.overrides if o not in common) or COMMON_ONLY_LABEL

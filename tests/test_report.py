@@ -14,7 +14,15 @@ from conftest import REPO, run_module
 from lunar_dqn.history import HISTORY_COLUMNS
 from lunar_dqn.report import CSV_COLUMNS, main, summarize
 from lunar_dqn.report_plot import learning_curves
-from lunar_dqn.runs import DEFAULTS_SETTING, find_runs, group_by_setting, setting_of
+from lunar_dqn.runs import (
+    COMMON_ONLY_LABEL,
+    DEFAULTS_SETTING,
+    common_overrides,
+    find_runs,
+    group_by_setting,
+    label,
+    setting_overrides,
+)
 from lunar_dqn.stats import bootstrap_mean_ci, spread
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -66,10 +74,11 @@ def sweep(tmp_path: Path) -> Path:
 
 
 def test_setting_is_the_sorted_overrides_without_seed_and_hydra():
-    assert setting_of(["seed=1", "b=2", "a=1"]) == "a=1 b=2"
-    assert setting_of(["+seed=1", "hydra/launcher=joblib", "hydra.job.name=x", "~c"]) == "~c"
-    assert setting_of(["seed=1"]) == setting_of([]) == DEFAULTS_SETTING
-    assert setting_of(["seeds=1"]) == "seeds=1"
+    assert setting_overrides(["seed=1", "b=2", "a=1"]) == ("a=1", "b=2")
+    assert setting_overrides(
+        ["+seed=1", "hydra/launcher=joblib", "hydra.job.name=x", "~c"]) == ("~c",)
+    assert setting_overrides(["seed=1"]) == setting_overrides([]) == ()
+    assert setting_overrides(["seeds=1"]) == ("seeds=1",)
 
 
 def test_runs_are_grouped_by_setting(sweep):
@@ -107,14 +116,15 @@ def test_spread_has_no_interval_for_one_value_and_is_none_for_none():
 
 def test_group_statistics_are_exact(sweep):
     groups = group_by_setting(find_runs(sweep))
-    slow = summarize("agent.tau=0.001", groups["agent.tau=0.001"])
+    slow = summarize(groups["agent.tau=0.001"])
+    assert slow.setting == slow.label == "agent.tau=0.001"
     assert (slow.runs, slow.solved) == (3, 2)
     assert slow.solved_share == pytest.approx(2 / 3)
     assert (slow.env_steps.median, slow.env_steps.mean) == (2000.0, 2000.0)
     assert (slow.env_steps.ci_low, slow.env_steps.ci_high) == (1000.0, 3000.0)
     assert (slow.wall_time_s.median, slow.wall_time_s.mean) == (20.0, 20.0)
     assert slow.final_avg100 == pytest.approx((210 + 220 + 150) / 3)
-    fast = summarize("agent.tau=0.005", groups["agent.tau=0.005"])
+    fast = summarize(groups["agent.tau=0.005"])
     assert (fast.runs, fast.solved, fast.solved_share) == (3, 3, 1.0)
     assert (fast.env_steps.median, fast.env_steps.mean) == (4000.0, 4000.0)
     # all three resamples equal to one value: 1/27 = 3.7% of the means, beyond each 2.5% tail
@@ -122,7 +132,7 @@ def test_group_statistics_are_exact(sweep):
     assert fast.wall_time_s.median == 50.0
     assert fast.wall_time_s.mean == pytest.approx(130 / 3)
     assert fast.final_avg100 == pytest.approx(650 / 3)
-    lost = summarize("lost", groups["(no overrides.yaml) extra/lost"])
+    lost = summarize(groups["(no overrides.yaml) extra/lost"])
     assert (lost.solved, lost.env_steps, lost.wall_time_s, lost.final_avg100) == (
         0, None, None, -50.0)
 
@@ -130,9 +140,27 @@ def test_group_statistics_are_exact(sweep):
 def test_solved_runs_without_a_solve_time_count_for_env_steps_only(tmp_path):
     write_run(tmp_path / "old", ["seed=0"], 1000, 210.0, solved_wall_time_s=None)
     write_run(tmp_path / "new", ["seed=1"], 3000, 210.0, solved_wall_time_s=12.0)
-    report = summarize("x", find_runs(tmp_path))
+    report = summarize(find_runs(tmp_path))
     assert report.env_steps.n == 2 and report.wall_time_s.n == 1
     assert report.wall_time_s.mean == 12.0
+
+
+def test_overrides_common_to_every_run_are_named_once(tmp_path, capsys):
+    write_run(tmp_path / "0", ["debug=smoke", "agent.tau=0.1", "seed=0"], 1000, 210.0, 10.0)
+    write_run(tmp_path / "1", ["debug=smoke", "agent.tau=0.1", "seed=1"], 1000, 210.0, 10.0)
+    write_run(tmp_path / "2", ["debug=smoke", "seed=0"], 2000, 210.0, 10.0)
+    runs = find_runs(tmp_path)
+    common = common_overrides(runs)
+    assert common == {"debug=smoke"}
+    assert [label(r, common) for r in runs] == ["agent.tau=0.1", "agent.tau=0.1",
+                                                 COMMON_ONLY_LABEL]
+    assert common_overrides(runs[:2]) == set()  # one setting: its label keeps everything
+    main([str(tmp_path)])
+    markdown = (tmp_path / "report.md").read_text()
+    assert "Common to every run: `debug=smoke`." in markdown
+    assert f"| {COMMON_ONLY_LABEL} | 1 | 1/1 (100%) | 2,000 |" in markdown
+    rows = read_csv_rows(tmp_path / "report.csv")
+    assert [r["setting"] for r in rows] == ["agent.tau=0.1 debug=smoke", "debug=smoke"]
 
 
 def read_csv_rows(path: Path) -> list[dict[str, str]]:
@@ -230,6 +258,8 @@ def test_directory_without_summaries_is_one_error_line(tmp_path, capsys):
 @pytest.mark.parametrize(("file", "content", "message"), [
     ("summary.json", "{not json", "cannot read JSON"),
     ("summary.json", '{"solved": true}', "missing solved_env_steps, avg100"),
+    ("summary.json", '{"solved": true, "solved_env_steps": null, "avg100": 1}',
+     "solved_env_steps is not a number"),
     (".hydra/overrides.yaml", "a: 1\n", "expected a list of overrides"),
     ("history.csv", "episode,points\n1,2\n", "cannot read the history"),
 ])
