@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,18 +112,15 @@ def _md_spread(s: Spread | None, fmt: Callable[[float], str]) -> list[str]:
 def markdown(reports: list[SettingReport], root: Path, common: frozenset[str]) -> str:
     runs = sum(r.runs for r in reports)
     shared = f" Common to every run: `{' '.join(sorted(common))}`." if common else ""
-    lines = [
-        f"# Sweep report: {root}",
-        "",
+    notes = (
         f"{runs} runs in {len(reports)} settings (a setting: the overrides without `seed`), "
-        f"best first: highest solved share, then fewest median env steps to solve.{shared}",
+        f"best first: highest solved share, then fewest median env steps to solve.{shared} "
         "Env steps and wall-clock to solve count solved runs only. 95% CI: percentile "
         f"bootstrap of the mean ({BOOTSTRAP_RESAMPLES:,} resamples, seed {BOOTSTRAP_SEED}), "
         "shown from two solved runs on. Final avg100: the mean over all runs of the last "
-        "solve-window average.",
-        "",
-        MD_HEADER,
-    ]
+        "solve-window average."
+    )
+    lines = [f"# Sweep report: {root}", "", textwrap.fill(notes, width=100), "", MD_HEADER]
     for r in reports:
         cells = [
             r.label.replace("|", "\\|"),
