@@ -11,6 +11,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
 from conftest import CONF_DIR, REPO, run_module
+from lunar_dqn import report
 
 SMOKE_EPISODES = 8  # debug=smoke stops after 8 episodes
 
@@ -51,7 +52,7 @@ def test_optuna_search_config_minimises_over_a_seeded_tpe_search_space():
 
 
 @pytest.mark.slow
-def test_joblib_sweep_runs_every_job_and_the_report_compares_them(tmp_path):
+def test_joblib_sweep_runs_every_job_and_the_report_compares_them(tmp_path, capsys):
     sweep_dir = tmp_path / "sweep"
     result = run_module("lunar_dqn.train", "-m", "hydra/launcher=joblib", "debug=smoke",
                         "seed=0,1", f"hydra.sweep.dir={sweep_dir}", cwd=REPO)
@@ -60,12 +61,11 @@ def test_joblib_sweep_runs_every_job_and_the_report_compares_them(tmp_path):
     summaries = job_summaries(sweep_dir, 2)
     for summary in summaries:
         assert_smoke_job(summary)
-    report = run_module("lunar_dqn.report", str(sweep_dir), cwd=REPO)
-    assert report.returncode == 0, report.stderr
+    report.main([str(sweep_dir)])
     steps = sorted(s["solved_env_steps"] for s in summaries)
     mean = f"{sum(steps) / 2:,.0f}"
     assert f"| debug=smoke | 2 | 2/2 (100%) | {mean} | {mean} | {steps[0]:,} to {steps[1]:,} |" \
-        in report.stdout
+        in capsys.readouterr().out
     assert (sweep_dir / "report.png").is_file()
 
 
