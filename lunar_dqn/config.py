@@ -6,10 +6,12 @@ types, and `validate` rejects values out of range before any work starts.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import OmegaConf
 
 
 @dataclass
@@ -56,6 +58,7 @@ class TrainConfig:
     solve_score: float = 200.0
     solve_window: int = 100
     stop_when_solved: bool = True
+    checkpoint_every: int = 50_000  # env steps between resumable checkpoints (and at the end)
 
 
 @dataclass
@@ -68,9 +71,18 @@ class Config:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     torch_threads: int = 1
+    resume: str | None = None  # a run directory to continue in place
 
 
 def register_configs() -> None:
+    """Schemas into Hydra's ConfigStore, and the resolvers conf/config.yaml uses to send a
+    resumed run into its own directory without overwriting its saved .hydra config."""
+    if not OmegaConf.has_resolver("lunar_dqn.run_dir"):
+        OmegaConf.register_new_resolver(  # a missing resume dir is reported by train, not made
+            "lunar_dqn.run_dir",
+            lambda resume, fresh: resume if resume is not None and os.path.isdir(resume) else fresh)
+        OmegaConf.register_new_resolver(
+            "lunar_dqn.output_subdir", lambda resume: None if resume is not None else ".hydra")
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=Config)
     cs.store(group="env", name="base_env", node=EnvConfig)
@@ -130,6 +142,7 @@ def validate(cfg: Any) -> None:
     _check(t.max_env_steps >= 1, "train.max_env_steps", t.max_env_steps, "must be >= 1")
     _check(t.max_episodes >= 1, "train.max_episodes", t.max_episodes, "must be >= 1")
     _check(t.solve_window >= 1, "train.solve_window", t.solve_window, "must be >= 1")
+    _check(t.checkpoint_every >= 1, "train.checkpoint_every", t.checkpoint_every, "must be >= 1")
     log_every = cfg.logger.log_every_steps
     _check(log_every >= 1, "logger.log_every_steps", log_every, "must be >= 1")
     _check(cfg.torch_threads >= 1, "torch_threads", cfg.torch_threads, "must be >= 1")
