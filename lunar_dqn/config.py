@@ -29,6 +29,8 @@ class AgentConfig:
     learning_rate: float = 1e-3
     gamma: float = 0.995
     tau: float = 1e-3  # soft target update: w_target <- tau * w + (1 - tau) * w_target
+    target_update_every: int = 1  # gradient steps between target updates (tau=1: hard copy)
+    n_step: int = 1  # returns over n steps, bootstrapped with gamma^n (the lab: 1)
     batch_size: int = 64
     replay_ratio: int = 4  # transitions collected per gradient step
     loss: str = "mse"  # mse | huber
@@ -37,6 +39,7 @@ class AgentConfig:
     epsilon_start: float = 1.0
     epsilon_min: float = 0.01
     epsilon_decay: float = 0.995  # multiplied in once per finished episode
+    epsilon_decay_steps: int | None = None  # if set: linear decay over this many env steps
 
 
 @dataclass
@@ -109,6 +112,11 @@ def validate(cfg: Any) -> None:
     _check(a.learning_rate > 0, "agent.learning_rate", a.learning_rate, "must be > 0")
     _check(a.batch_size >= 1, "agent.batch_size", a.batch_size, "must be >= 1")
     _check(a.replay_ratio >= 1, "agent.replay_ratio", a.replay_ratio, "must be >= 1")
+    _check(a.n_step >= 1, "agent.n_step", a.n_step, "must be >= 1")
+    _check(a.target_update_every >= 1, "agent.target_update_every", a.target_update_every,
+           "must be >= 1")
+    _check(a.epsilon_decay_steps is None or a.epsilon_decay_steps >= 1,
+           "agent.epsilon_decay_steps", a.epsilon_decay_steps, "must be >= 1 or null")
     _check(
         len(a.hidden_sizes) >= 1 and all(h >= 1 for h in a.hidden_sizes),
         "agent.hidden_sizes", list(a.hidden_sizes), "must be a non-empty list of sizes >= 1",

@@ -25,6 +25,7 @@ from lunar_dqn.config import ConfigError, validate
 from lunar_dqn.envs import EPISODE_START, make_vec_env, true_next_obs
 from lunar_dqn.history import HISTORY_FILE, EpisodeHistory
 from lunar_dqn.logger import EPSILON, Q_MEAN, SPS, TD_LOSS, Logger
+from lunar_dqn.nstep import NStepWindow
 from lunar_dqn.provenance import git_commit
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,7 @@ class Trainer:
         self.num_actions = int(self.envs.single_action_space.n)
         self.agent = DQNAgent(self.obs_dim, self.num_actions, cfg.agent, self.device, cfg.seed)
         self.buffer = ReplayBuffer(cfg.buffer.capacity, self.obs_dim, self.device, cfg.seed + 1)
+        self.nstep = NStepWindow(cfg.env.num_envs, cfg.agent.n_step, cfg.agent.gamma, self.obs_dim)
         self.history = EpisodeHistory(window=cfg.train.solve_window)
         self.env_steps = 0
         self.gradient_steps = 0
@@ -152,16 +154,14 @@ class Trainer:
         start = time.perf_counter()
         try:
             while not self._budget_spent() and self.stop_signal is None:
-                obs_t = torch.from_numpy(obs).to(device)
-                actions = self.agent.act(obs_t, self.agent.epsilon)
+                actions = self.agent.act(torch.from_numpy(obs).to(device), self.agent.epsilon)
                 actions_np = actions.cpu().numpy()
                 next_obs, rewards, terminated, truncated, infos = self.envs.step(actions_np)
                 done = terminated | truncated
-                self.buffer.add(
-                    obs_t, actions, torch.from_numpy(rewards.astype(np.float32)).to(device),
-                    torch.from_numpy(true_next_obs(next_obs, done, infos)).to(device),
-                    torch.from_numpy(terminated).to(device),
-                )
+                ready = self.nstep.push(obs, actions_np, rewards,
+                                        true_next_obs(next_obs, done, infos), terminated, done)
+                if len(ready.obs):
+                    self.buffer.add(*(torch.from_numpy(x).to(device) for x in ready))
                 self.env_steps += n
                 bar.update(n)
                 updates, self.pending_transitions = divmod(
@@ -179,7 +179,9 @@ class Trainer:
                 self._track_episodes(actions_np, done, infos)
                 self.episode_points += rewards
                 obs = self.obs = next_obs
-                if done.any() and self._finish_episodes(np.flatnonzero(done), bar):
+                stop = done.any() and self._finish_episodes(np.flatnonzero(done), bar)
+                self.agent.schedule_epsilon(self.env_steps, int(done.sum()))
+                if stop:
                     break
                 if self.env_steps >= next_log:
                     now = time.perf_counter()
@@ -225,7 +227,6 @@ class Trainer:
         for i in envs_done:
             average = self.history.add(float(self.episode_points[i]), self.env_steps)
             self.episode_points[i] = 0.0
-            self.agent.on_episodes_finished(1)
             episode = len(self.history)
             self.logger.episode(episode, self.history.points[-1], average)
             if episode % LOG_EVERY_EPISODES == 0:
@@ -257,6 +258,7 @@ class Trainer:
             "config": OmegaConf.to_yaml(self.cfg),
             "agent": self.agent.state_dict(),
             "buffer": self.buffer.state_dict(),
+            "nstep": self.nstep.state_dict(),
             "counters": {
                 "env_steps": self.env_steps, "gradient_steps": self.gradient_steps,
                 "pending_transitions": self.pending_transitions,
@@ -280,6 +282,7 @@ class Trainer:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.agent.load_state_dict(state["agent"])
         self.buffer.load_state_dict(state["buffer"])
+        self.nstep.load_state_dict(state["nstep"])
         c = state["counters"]
         self.env_steps, self.gradient_steps = c["env_steps"], c["gradient_steps"]
         self.pending_transitions = c["pending_transitions"]
