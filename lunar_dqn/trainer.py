@@ -106,6 +106,9 @@ class Trainer:
         self.solved_env_steps: int | None = None
         self.wall_time = 0.0
         self.stop_signal: int | None = None
+        self.loss_sum = torch.zeros((), device=self.device)  # since the last log line
+        self.q_sum = torch.zeros((), device=self.device)
+        self.updates_since_log = 0
         if checkpoint is None:
             self.obs, infos = self.envs.reset(seed=cfg.seed)  # sub-env i gets seed + i
             self.episode_points = np.zeros(cfg.env.num_envs)
@@ -141,9 +144,6 @@ class Trainer:
     def _loop(self) -> None:
         cfg, device, n = self.cfg, self.device, self.cfg.env.num_envs
         obs = self.obs
-        loss_sum = torch.zeros((), device=device)
-        q_sum = torch.zeros((), device=device)
-        updates_since_log = 0
         log_every, checkpoint_every = cfg.logger.log_every_steps, cfg.train.checkpoint_every
         next_log = (self.env_steps // log_every + 1) * log_every
         next_checkpoint = (self.env_steps // checkpoint_every + 1) * checkpoint_every
@@ -156,7 +156,8 @@ class Trainer:
             while not self._budget_spent() and self.stop_signal is None:
                 actions = self.agent.act(torch.from_numpy(obs).to(device), self.agent.epsilon)
                 actions_np = actions.cpu().numpy()
-                next_obs, rewards, terminated, truncated, infos = self.envs.step(actions_np)
+                next_obs, rewards, terminated, truncated, infos = self._step_while_learning(
+                    actions_np)
                 done = terminated | truncated
                 ready = self.nstep.push(obs, actions_np, rewards,
                                         true_next_obs(next_obs, done, infos), terminated, done)
@@ -164,18 +165,6 @@ class Trainer:
                     self.buffer.add(*(torch.from_numpy(x).to(device) for x in ready))
                 self.env_steps += n
                 bar.update(n)
-                updates, self.pending_transitions = divmod(
-                    self.pending_transitions + n, cfg.agent.replay_ratio)
-                if len(self.buffer) > cfg.agent.batch_size and updates:
-                    for _ in range(updates):
-                        loss, q_mean = self.agent.learn(self.buffer.sample(cfg.agent.batch_size))
-                        loss_sum += loss
-                        q_sum += q_mean
-                    updates_since_log += updates
-                    self.gradient_steps += updates
-                    if not torch.isfinite(loss_sum + q_sum):
-                        raise Diverged(f"the TD loss or Q-values became non-finite by env step "
-                                       f"{self.env_steps} (gradient step {self.gradient_steps})")
                 self._track_episodes(actions_np, done, infos)
                 self.episode_points += rewards
                 obs = self.obs = next_obs
@@ -185,15 +174,7 @@ class Trainer:
                     break
                 if self.env_steps >= next_log:
                     now = time.perf_counter()
-                    scalars = {EPSILON: self.agent.epsilon,
-                               SPS: (self.env_steps - log_steps) / (now - log_clock)}
-                    if updates_since_log:
-                        scalars[TD_LOSS] = (loss_sum / updates_since_log).item()
-                        scalars[Q_MEAN] = (q_sum / updates_since_log).item()
-                    self.logger.scalars(self.env_steps, scalars)
-                    loss_sum.zero_()
-                    q_sum.zero_()
-                    updates_since_log = 0
+                    self._log_scalars((self.env_steps - log_steps) / (now - log_clock))
                     next_log += log_every
                     log_clock, log_steps = now, self.env_steps
                 if self.env_steps >= next_checkpoint:
@@ -204,6 +185,43 @@ class Trainer:
         finally:
             self.wall_time += time.perf_counter() - start
             bar.close()
+
+    def _step_while_learning(self, actions: np.ndarray) -> tuple:
+        """The gradient steps due run while the environments step: async workers simulate in
+        parallel with them. Sync envs keep the same order, so both modes give the same run."""
+        overlap = hasattr(self.envs, "step_async")
+        if overlap:
+            self.envs.step_async(actions)
+        self._learn()
+        return self.envs.step_wait() if overlap else self.envs.step(actions)
+
+    def _learn(self) -> None:
+        """One gradient step per `replay_ratio` transitions collected, once the buffer holds
+        more than a mini-batch. Metrics stay on the device until they are logged."""
+        agent_cfg = self.cfg.agent
+        updates, self.pending_transitions = divmod(
+            self.pending_transitions + self.cfg.env.num_envs, agent_cfg.replay_ratio)
+        if not updates or len(self.buffer) <= agent_cfg.batch_size:
+            return
+        for _ in range(updates):
+            loss, q_mean = self.agent.learn(self.buffer.sample(agent_cfg.batch_size))
+            self.loss_sum += loss
+            self.q_sum += q_mean
+        self.updates_since_log += updates
+        self.gradient_steps += updates
+        if not torch.isfinite(self.loss_sum + self.q_sum):
+            raise Diverged(f"the TD loss or Q-values became non-finite at env step "
+                           f"{self.env_steps} (gradient step {self.gradient_steps})")
+
+    def _log_scalars(self, steps_per_second: float) -> None:
+        scalars = {EPSILON: self.agent.epsilon, SPS: steps_per_second}
+        if self.updates_since_log:
+            scalars[TD_LOSS] = (self.loss_sum / self.updates_since_log).item()
+            scalars[Q_MEAN] = (self.q_sum / self.updates_since_log).item()
+        self.logger.scalars(self.env_steps, scalars)
+        self.loss_sum.zero_()
+        self.q_sum.zero_()
+        self.updates_since_log = 0
 
     def _track_episodes(self, actions: np.ndarray, done: np.ndarray, infos: dict) -> None:
         """Keep each sub-env's episode start and actions, for EpisodeReplay on resume."""

@@ -75,13 +75,13 @@ def test_divergence_stops_keeps_last_checkpoint_and_records_status(tmp_path, mon
         return (loss * float("nan"), q) if trainer.env_steps >= 1500 else (loss, q)
 
     monkeypatch.setattr(trainer.agent, "learn", learn_until_step_1500)
-    with pytest.raises(Diverged, match="env step 1500"):
+    with pytest.raises(Diverged, match=r"non-finite at env step 150[0-4] "):
         try:
             trainer.run()
         finally:
             trainer.close()
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["status"] == "diverged" and "env step 1500" in summary["error"]
+    assert summary["status"] == "diverged" and "non-finite at env step 150" in summary["error"]
     assert load_checkpoint(tmp_path / CHECKPOINT)["counters"]["env_steps"] == 1000
     assert not (tmp_path / "final_model.pt").exists()
 
