@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lunar_dqn.backward import td_loss_backward
 from lunar_dqn.buffer import Batch
 from lunar_dqn.config import AgentConfig
 from lunar_dqn.networks import make_q_network
@@ -85,21 +86,28 @@ class DQNAgent:
             self.epsilon = decay_epsilon(self.epsilon, episodes_finished, c.epsilon_decay,
                                          c.epsilon_min)
 
+    @torch.no_grad()
+    def targets(self, batch: Batch) -> torch.Tensor:
+        next_q_target = self.target(batch.next_obs)
+        next_q_online = self.online(batch.next_obs) if self.cfg.double_dqn else None
+        return td_targets(batch, next_q_target, next_q_online)
+
     def loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """TD loss of a batch, and the mean Q(s, a) it was computed on."""
-        with torch.no_grad():
-            next_q_target = self.target(batch.next_obs)
-            next_q_online = self.online(batch.next_obs) if self.cfg.double_dqn else None
-            y = td_targets(batch, next_q_target, next_q_online)
+        y = self.targets(batch)
         q = self.online(batch.obs).gather(1, batch.actions.unsqueeze(1)).squeeze(1)
         return self.loss_fn(q, y), q.detach().mean()
 
     def learn(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """One gradient step and a soft target update. Returns (loss, mean Q) as tensors,
-        so the caller decides when to pay for a device sync."""
-        loss, q_mean = self.loss(batch)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        """One gradient step and a target update. Returns (loss, mean Q) as tensors, so the
+        caller decides when to pay for a device sync."""
+        if self.cfg.backward == "manual":
+            loss, q_mean = td_loss_backward(self.online, batch.obs, batch.actions,
+                                            self.targets(batch), self.cfg.loss)
+        else:
+            loss, q_mean = self.loss(batch)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
         if self.cfg.max_grad_norm is not None:
             nn.utils.clip_grad_norm_(self.online.parameters(), self.cfg.max_grad_norm, foreach=True)
         self.optimizer.step()

@@ -34,6 +34,7 @@ class AgentConfig:
     batch_size: int = 64
     replay_ratio: int = 4  # transitions collected per gradient step
     loss: str = "mse"  # mse | huber
+    backward: str = "autograd"  # autograd | manual (hand-written MLP gradients, same values)
     double_dqn: bool = False
     max_grad_norm: float | None = None  # None: no clipping
     epsilon_start: float = 1.0
@@ -122,6 +123,8 @@ def validate(cfg: Any) -> None:
         "agent.hidden_sizes", list(a.hidden_sizes), "must be a non-empty list of sizes >= 1",
     )
     _check(a.loss in ("mse", "huber"), "agent.loss", a.loss, "must be 'mse' or 'huber'")
+    _check(a.backward in ("autograd", "manual"), "agent.backward", a.backward,
+           "must be 'autograd' or 'manual'")
     _check(
         a.max_grad_norm is None or a.max_grad_norm > 0,
         "agent.max_grad_norm", a.max_grad_norm, "must be > 0 or null",
