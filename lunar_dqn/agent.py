@@ -8,16 +8,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lunar_dqn.backward import td_loss_backward
 from lunar_dqn.buffer import Batch
 from lunar_dqn.config import AgentConfig
 from lunar_dqn.networks import make_q_network
 
 
-def td_targets(batch: Batch, next_q_target: torch.Tensor, gamma: float,
+def td_targets(batch: Batch, next_q_target: torch.Tensor,
                next_q_online: torch.Tensor | None = None) -> torch.Tensor:
     """`y = r + gamma * max_a' Q_target(s', a') * (1 - terminated)`.
 
-    With `next_q_online` (Double DQN) the online network picks a' and the target network
+    `gamma` is the batch's per-transition discount: gamma^k for a k-step return (k = 1 in the
+    lab). With `next_q_online` (Double DQN) the online network picks a' and the target network
     scores it. Truncated episodes keep their bootstrap: only `terminated` zeroes it.
     """
     if next_q_online is None:
@@ -25,7 +27,7 @@ def td_targets(batch: Batch, next_q_target: torch.Tensor, gamma: float,
     else:
         best = next_q_online.argmax(dim=1, keepdim=True)
         next_value = next_q_target.gather(1, best).squeeze(1)
-    return batch.rewards + gamma * next_value * (1.0 - batch.terminated)
+    return batch.rewards + batch.discounts * next_value * (1.0 - batch.terminated)
 
 
 def soft_update(target: nn.Module, online: nn.Module, tau: float) -> None:
@@ -37,6 +39,11 @@ def soft_update(target: nn.Module, online: nn.Module, tau: float) -> None:
 def decay_epsilon(epsilon: float, episodes_finished: int, decay: float, minimum: float) -> float:
     """The lab's `max(E_MIN, E_DECAY * epsilon)`, applied once per finished episode."""
     return max(minimum, epsilon * decay**episodes_finished)
+
+
+def linear_epsilon(env_steps: int, start: float, minimum: float, decay_steps: int) -> float:
+    """From `start` down to `minimum` in a straight line over `decay_steps` env steps."""
+    return start + min(1.0, env_steps / decay_steps) * (minimum - start)
 
 
 class DQNAgent:
@@ -56,6 +63,7 @@ class DQNAgent:
         self.action_generator = torch.Generator(device=device)
         self.action_generator.manual_seed(seed)
         self.epsilon = cfg.epsilon_start
+        self.updates = 0  # gradient steps taken
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor, epsilon: float) -> torch.Tensor:
@@ -68,35 +76,51 @@ class DQNAgent:
         )
         return torch.where(coin < epsilon, random_actions, greedy)
 
-    def on_episodes_finished(self, count: int) -> None:
-        self.epsilon = decay_epsilon(self.epsilon, count, self.cfg.epsilon_decay,
-                                     self.cfg.epsilon_min)
+    def schedule_epsilon(self, env_steps: int, episodes_finished: int) -> None:
+        """Per finished episode (the lab), or linear in env steps with `epsilon_decay_steps`."""
+        c = self.cfg
+        if c.epsilon_decay_steps is not None:
+            self.epsilon = linear_epsilon(env_steps, c.epsilon_start, c.epsilon_min,
+                                          c.epsilon_decay_steps)
+        elif episodes_finished:
+            self.epsilon = decay_epsilon(self.epsilon, episodes_finished, c.epsilon_decay,
+                                         c.epsilon_min)
+
+    @torch.no_grad()
+    def targets(self, batch: Batch) -> torch.Tensor:
+        next_q_target = self.target(batch.next_obs)
+        next_q_online = self.online(batch.next_obs) if self.cfg.double_dqn else None
+        return td_targets(batch, next_q_target, next_q_online)
 
     def loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """TD loss of a batch, and the mean Q(s, a) it was computed on."""
-        with torch.no_grad():
-            next_q_target = self.target(batch.next_obs)
-            next_q_online = self.online(batch.next_obs) if self.cfg.double_dqn else None
-            y = td_targets(batch, next_q_target, self.cfg.gamma, next_q_online)
+        y = self.targets(batch)
         q = self.online(batch.obs).gather(1, batch.actions.unsqueeze(1)).squeeze(1)
         return self.loss_fn(q, y), q.detach().mean()
 
     def learn(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """One gradient step and a soft target update. Returns (loss, mean Q) as tensors,
-        so the caller decides when to pay for a device sync."""
-        loss, q_mean = self.loss(batch)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        """One gradient step and a target update. Returns (loss, mean Q) as tensors, so the
+        caller decides when to pay for a device sync."""
+        if self.cfg.backward == "manual":
+            loss, q_mean = td_loss_backward(self.online, batch.obs, batch.actions,
+                                            self.targets(batch), self.cfg.loss)
+        else:
+            loss, q_mean = self.loss(batch)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
         if self.cfg.max_grad_norm is not None:
             nn.utils.clip_grad_norm_(self.online.parameters(), self.cfg.max_grad_norm, foreach=True)
         self.optimizer.step()
-        soft_update(self.target, self.online, self.cfg.tau)
+        self.updates += 1
+        if self.updates % self.cfg.target_update_every == 0:
+            soft_update(self.target, self.online, self.cfg.tau)
         return loss.detach(), q_mean
 
     def state_dict(self) -> dict:
         return {
             "online": self.online.state_dict(), "target": self.target.state_dict(),
             "optimizer": self.optimizer.state_dict(), "epsilon": self.epsilon,
+            "updates": self.updates,
             "action_generator": self.action_generator.get_state(),
         }
 
@@ -104,5 +128,5 @@ class DQNAgent:
         self.online.load_state_dict(state["online"])
         self.target.load_state_dict(state["target"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.epsilon = state["epsilon"]
+        self.epsilon, self.updates = state["epsilon"], state["updates"]
         self.action_generator.set_state(state["action_generator"])

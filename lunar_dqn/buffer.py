@@ -13,6 +13,7 @@ class Batch(NamedTuple):
     rewards: torch.Tensor  # (B,) float32
     next_obs: torch.Tensor  # (B, obs_dim) float32: the true next state, never a reset state
     terminated: torch.Tensor  # (B,) float32: 1.0 only for true terminal states, not time limits
+    discounts: torch.Tensor  # (B,) float32: gamma^k for a k-step transition
 
 
 class ReplayBuffer:
@@ -26,6 +27,7 @@ class ReplayBuffer:
         self.actions = torch.zeros(capacity, dtype=torch.int64, device=device)
         self.rewards = torch.zeros(capacity, device=device)
         self.terminated = torch.zeros(capacity, device=device)
+        self.discounts = torch.zeros(capacity, device=device)
         self.cursor = 0  # next row to write
         self.size = 0
         self.generator = torch.Generator(device=device)
@@ -35,11 +37,12 @@ class ReplayBuffer:
         return self.size
 
     def add(self, obs: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor,
-            next_obs: torch.Tensor, terminated: torch.Tensor) -> None:
+            next_obs: torch.Tensor, terminated: torch.Tensor, discounts: torch.Tensor) -> None:
         n = obs.shape[0]
         if n > self.capacity:  # only the newest `capacity` rows survive a single add
-            obs, actions, rewards, next_obs, terminated = (
-                x[-self.capacity:] for x in (obs, actions, rewards, next_obs, terminated)
+            obs, actions, rewards, next_obs, terminated, discounts = (
+                x[-self.capacity:]
+                for x in (obs, actions, rewards, next_obs, terminated, discounts)
             )
             self.cursor = (self.cursor + n - self.capacity) % self.capacity
             n = self.capacity
@@ -49,6 +52,7 @@ class ReplayBuffer:
         self.rewards[rows] = rewards
         self.next_obs[rows] = next_obs
         self.terminated[rows] = terminated.to(self.terminated.dtype)
+        self.discounts[rows] = discounts.to(self.discounts.dtype)
         self.cursor = (self.cursor + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
 
@@ -57,7 +61,7 @@ class ReplayBuffer:
         idx = torch.randint(0, self.size, (batch_size,), device=self.device,
                             generator=self.generator)
         return Batch(self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx],
-                     self.terminated[idx])
+                     self.terminated[idx], self.discounts[idx])
 
     def state_dict(self) -> dict:
         """Only the filled rows travel, so a young buffer makes a small checkpoint."""
@@ -66,7 +70,8 @@ class ReplayBuffer:
             "capacity": self.capacity, "cursor": self.cursor, "size": n,
             "obs": self.obs[:n].cpu(), "actions": self.actions[:n].cpu(),
             "rewards": self.rewards[:n].cpu(), "next_obs": self.next_obs[:n].cpu(),
-            "terminated": self.terminated[:n].cpu(), "generator": self.generator.get_state(),
+            "terminated": self.terminated[:n].cpu(), "discounts": self.discounts[:n].cpu(),
+            "generator": self.generator.get_state(),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -76,7 +81,7 @@ class ReplayBuffer:
                 f"{state['obs'].shape[1]}, configured {self.capacity} x {self.obs.shape[1]}"
             )
         n = state["size"]
-        for name in ("obs", "actions", "rewards", "next_obs", "terminated"):
+        for name in ("obs", "actions", "rewards", "next_obs", "terminated", "discounts"):
             getattr(self, name)[:n] = state[name].to(self.device)
         self.cursor, self.size = state["cursor"], n
         self.generator.set_state(state["generator"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import tempfile
 import zipfile
 from pathlib import Path
@@ -16,6 +17,8 @@ from lunar_dqn.networks import make_q_network
 
 MODEL_FORMAT = "lunar_dqn.model"
 MODEL_VERSION = 1
+CHECKPOINT_FORMAT = "lunar_dqn.checkpoint"
+CHECKPOINT_VERSION = 1
 
 
 class CheckpointError(RuntimeError):
@@ -46,11 +49,13 @@ def safe_load(path: Path, what: str = "file") -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else "unsafe content"
-        raise CheckpointError(
-            f"{path} was refused: it holds objects a weights-only load does not allow "
-            f"({first_line})"
-        ) from None
+        refused = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
+        if refused:
+            raise CheckpointError(
+                f"{path} was refused: it would run code ({refused.group(1)}) when loaded; "
+                "lunar_dqn files hold only tensors and plain values") from None
+        raise CheckpointError(f"{path} is not a readable PyTorch file (corrupt or truncated?): "
+                              "UnpicklingError") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
         raise CheckpointError(f"{path} is not a readable PyTorch file (corrupt or truncated?): "
                               f"{type(err).__name__}") from None
@@ -87,3 +92,17 @@ def load_model(path: Path, hidden_sizes: list[int] | None = None) -> tuple[nn.Se
                               f"{str(err).splitlines()[0]}") from None
     network.eval()
     return network, data
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    atomic_save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **state}, path)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    data = safe_load(path, "checkpoint")
+    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is not a lunar_dqn training checkpoint")
+    if data.get("version") != CHECKPOINT_VERSION:
+        raise CheckpointError(f"{path} is a checkpoint of version {data.get('version')}; "
+                              f"this lunar_dqn reads version {CHECKPOINT_VERSION}")
+    return data

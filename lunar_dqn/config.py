@@ -6,10 +6,12 @@ types, and `validate` rejects values out of range before any work starts.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import OmegaConf
 
 
 @dataclass
@@ -27,14 +29,18 @@ class AgentConfig:
     learning_rate: float = 1e-3
     gamma: float = 0.995
     tau: float = 1e-3  # soft target update: w_target <- tau * w + (1 - tau) * w_target
+    target_update_every: int = 1  # gradient steps between target updates (tau=1: hard copy)
+    n_step: int = 1  # returns over n steps, bootstrapped with gamma^n (the lab: 1)
     batch_size: int = 64
     replay_ratio: int = 4  # transitions collected per gradient step
     loss: str = "mse"  # mse | huber
+    backward: str = "autograd"  # autograd | manual (hand-written MLP gradients, same values)
     double_dqn: bool = False
     max_grad_norm: float | None = None  # None: no clipping
     epsilon_start: float = 1.0
     epsilon_min: float = 0.01
     epsilon_decay: float = 0.995  # multiplied in once per finished episode
+    epsilon_decay_steps: int | None = None  # if set: linear decay over this many env steps
 
 
 @dataclass
@@ -56,6 +62,7 @@ class TrainConfig:
     solve_score: float = 200.0
     solve_window: int = 100
     stop_when_solved: bool = True
+    checkpoint_every: int = 50_000  # env steps between resumable checkpoints (and at the end)
 
 
 @dataclass
@@ -68,9 +75,18 @@ class Config:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     torch_threads: int = 1
+    resume: str | None = None  # a run directory to continue in place
 
 
 def register_configs() -> None:
+    """Schemas into Hydra's ConfigStore, and the resolvers conf/config.yaml uses to send a
+    resumed run into its own directory without overwriting its saved .hydra config."""
+    if not OmegaConf.has_resolver("lunar_dqn.run_dir"):
+        OmegaConf.register_new_resolver(  # a missing resume dir is reported by train, not made
+            "lunar_dqn.run_dir",
+            lambda resume, fresh: resume if resume is not None and os.path.isdir(resume) else fresh)
+        OmegaConf.register_new_resolver(
+            "lunar_dqn.output_subdir", lambda resume: None if resume is not None else ".hydra")
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=Config)
     cs.store(group="env", name="base_env", node=EnvConfig)
@@ -97,11 +113,18 @@ def validate(cfg: Any) -> None:
     _check(a.learning_rate > 0, "agent.learning_rate", a.learning_rate, "must be > 0")
     _check(a.batch_size >= 1, "agent.batch_size", a.batch_size, "must be >= 1")
     _check(a.replay_ratio >= 1, "agent.replay_ratio", a.replay_ratio, "must be >= 1")
+    _check(a.n_step >= 1, "agent.n_step", a.n_step, "must be >= 1")
+    _check(a.target_update_every >= 1, "agent.target_update_every", a.target_update_every,
+           "must be >= 1")
+    _check(a.epsilon_decay_steps is None or a.epsilon_decay_steps >= 1,
+           "agent.epsilon_decay_steps", a.epsilon_decay_steps, "must be >= 1 or null")
     _check(
         len(a.hidden_sizes) >= 1 and all(h >= 1 for h in a.hidden_sizes),
         "agent.hidden_sizes", list(a.hidden_sizes), "must be a non-empty list of sizes >= 1",
     )
     _check(a.loss in ("mse", "huber"), "agent.loss", a.loss, "must be 'mse' or 'huber'")
+    _check(a.backward in ("autograd", "manual"), "agent.backward", a.backward,
+           "must be 'autograd' or 'manual'")
     _check(
         a.max_grad_norm is None or a.max_grad_norm > 0,
         "agent.max_grad_norm", a.max_grad_norm, "must be > 0 or null",
@@ -130,6 +153,7 @@ def validate(cfg: Any) -> None:
     _check(t.max_env_steps >= 1, "train.max_env_steps", t.max_env_steps, "must be >= 1")
     _check(t.max_episodes >= 1, "train.max_episodes", t.max_episodes, "must be >= 1")
     _check(t.solve_window >= 1, "train.solve_window", t.solve_window, "must be >= 1")
+    _check(t.checkpoint_every >= 1, "train.checkpoint_every", t.checkpoint_every, "must be >= 1")
     log_every = cfg.logger.log_every_steps
     _check(log_every >= 1, "logger.log_every_steps", log_every, "must be >= 1")
     _check(cfg.torch_threads >= 1, "torch_threads", cfg.torch_threads, "must be >= 1")

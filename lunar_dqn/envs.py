@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import gymnasium as gym
@@ -18,6 +22,56 @@ def check_env_id(env_id: str) -> None:
         raise ConfigError(f"env.id={env_id!r} is not a registered Gymnasium environment{hint}")
 
 
+EPISODE_START = "episode_start"  # the reset info key EpisodeReplay adds
+
+
+class EpisodeReplay(gym.Wrapper):
+    """Lets a sub-env be rebuilt in the middle of an episode, for exact resumes.
+
+    Box2D's world cannot be saved, but it is deterministic: how the episode began (the reset
+    seed, or the RNG state before an unseeded reset) plus the actions taken since rebuild it.
+    The start is reported in the reset info, so the trainer keeps it without asking the
+    worker processes of an async vector env.
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self.replay_request: tuple[str, list[int]] | None = None  # set through `set_attr`
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
+        rng = self.env.unwrapped.np_random.bit_generator.state
+        obs, info = self.env.reset(seed=seed, options=options)
+        return obs, {**info, EPISODE_START: json.dumps({"seed": seed, "rng": rng})}
+
+    def replay(self) -> np.ndarray:
+        """Rebuild the episode in `replay_request`; return its current observation."""
+        assert self.replay_request is not None, "set replay_request first"
+        start, actions = self.replay_request
+        record = json.loads(start)
+        if record["seed"] is None:
+            self.env.unwrapped.np_random.bit_generator.state = record["rng"]
+        obs, _ = self.reset(seed=record["seed"])
+        for action in actions:
+            obs, *_ = self.env.step(action)
+        self.replay_request = None
+        return obs
+
+
+@contextmanager
+def _workers_ignore_signals(active: bool) -> Iterator[None]:
+    """Async workers inherit ignored SIGINT/SIGTERM, so Ctrl-C or a cluster's SIGTERM reaches
+    only the trainer, which checkpoints and closes them itself."""
+    if not active:
+        yield
+        return
+    saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
 def make_vec_env(cfg: EnvConfig, render_mode: str | None = None) -> VectorEnv:
     """`num_envs` copies of `cfg.id` that reset a finished sub-env within the same step.
 
@@ -31,10 +85,12 @@ def make_vec_env(cfg: EnvConfig, render_mode: str | None = None) -> VectorEnv:
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
     try:
-        return gym.make_vec(
-            cfg.id, num_envs=cfg.num_envs, vectorization_mode=cfg.vectorization_mode,
-            vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP}, **kwargs,
-        )
+        with _workers_ignore_signals(cfg.vectorization_mode == "async"):
+            return gym.make_vec(
+                cfg.id, num_envs=cfg.num_envs, vectorization_mode=cfg.vectorization_mode,
+                vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
+                wrappers=[EpisodeReplay], **kwargs,
+            )
     except TypeError as err:  # an option the environment's constructor does not take
         raise ConfigError(
             f"env.kwargs={dict(cfg.kwargs)!r} is invalid for {cfg.id}: {err}") from None

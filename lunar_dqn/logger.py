@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tensorboard.backend.event_processing.event_file_loader import RawEventFileLoader
+from tensorboard.compat.proto.event_pb2 import Event
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams
 
@@ -15,6 +17,7 @@ TD_LOSS = "losses/td_loss"
 Q_MEAN = "losses/q_mean"
 EPSILON = "charts/epsilon"
 SPS = "charts/SPS"
+EPISODE_TAGS = (EPISODE_POINTS, AVERAGE_POINTS)
 
 
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -29,9 +32,41 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def _logged_before(event: Event, episodes: int, env_steps: int) -> bool:
+    """Whether a scalar event belongs to the run up to (`episodes`, `env_steps`). Text,
+    hparams and final figures are written at the end of a run, so they never do."""
+    values = event.summary.value
+    if len(values) != 1 or not values[0].HasField("simple_value"):
+        return False
+    tag = values[0].tag
+    if tag.startswith("final/"):
+        return False
+    return event.step <= (episodes if tag in EPISODE_TAGS else env_steps)
+
+
 class Logger:
-    def __init__(self, log_dir: Path, enabled: bool = True, purge_step: int | None = None) -> None:
-        self.writer = SummaryWriter(str(log_dir), purge_step=purge_step) if enabled else None
+    """TensorBoard writer of one run. With `resume_at=(episodes, env_steps)`, the run's
+    earlier event files are rewritten without what was logged after that point, so a resumed
+    run shows each episode once. (TensorBoard's purge_step cannot: it takes one step for all
+    tags, and episode tags count episodes while the others count env steps.)"""
+
+    def __init__(self, log_dir: Path, enabled: bool = True,
+                 resume_at: tuple[int, int] | None = None) -> None:
+        earlier = sorted(log_dir.glob("events.out.tfevents.*"))
+        self.writer = SummaryWriter(str(log_dir)) if enabled else None
+        if self.writer and resume_at is not None:
+            self._keep_events_until(earlier, *resume_at)
+
+    def _keep_events_until(self, earlier: list[Path], episodes: int, env_steps: int) -> None:
+        assert self.writer is not None
+        for path in earlier:
+            for record in RawEventFileLoader(str(path)).Load():
+                event = Event.FromString(record)
+                if _logged_before(event, episodes, env_steps):
+                    self.writer.file_writer.add_event(event)
+        self.writer.flush()
+        for path in earlier:
+            path.unlink()
 
     def episode(self, episode: int, points: float, average: float) -> None:
         if self.writer:

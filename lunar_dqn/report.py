@@ -11,6 +11,7 @@ import argparse
 import csv
 import math
 import textwrap
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,18 +31,20 @@ from lunar_dqn.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, Spread, spread
 REPORT_MD = "report.md"
 REPORT_CSV = "report.csv"
 REPORT_PNG = "report.png"
+NORMAL_OUTCOMES = ("solved", "budget")  # summary.json's status when a run ended normally
 CSV_COLUMNS = (
     "setting", "runs", "solved", "solved_share",
     "env_steps_to_solve_median", "env_steps_to_solve_mean",
     "env_steps_to_solve_ci95_low", "env_steps_to_solve_ci95_high",
     "wall_s_to_solve_median", "wall_s_to_solve_mean",
     "wall_s_to_solve_ci95_low", "wall_s_to_solve_ci95_high",
-    "final_avg100_mean",
+    "final_avg100_mean", "other_outcomes",
 )
 MD_HEADER = (
     "| setting | runs | solved | env steps to solve: median | mean | 95% CI of mean "
-    "| wall-clock to solve (s): median | mean | 95% CI of mean | final avg100: mean |\n"
-    "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+    "| wall-clock to solve (s): median | mean | 95% CI of mean | final avg100: mean "
+    "| other outcomes |\n"
+    "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"
 )
 NONE = "-"
 
@@ -53,8 +56,9 @@ class SettingReport:
     runs: int
     solved: int
     env_steps: Spread | None  # env steps to solve, over solved runs only
-    wall_time_s: Spread | None  # wall-clock seconds to solve, over solved runs only
+    wall_time_s: Spread | None  # wall-clock seconds to solve, over runs that stopped solved
     final_avg100: float | None  # mean over all runs of the last solve-window average
+    other_outcomes: str  # e.g. "1 diverged, 2 failed": runs that did not end normally
 
     @property
     def solved_share(self) -> float:
@@ -64,17 +68,21 @@ class SettingReport:
 def summarize(runs: list[Run], common: frozenset[str] = frozenset()) -> SettingReport:
     """`runs`: the runs of one setting."""
     solved = [r.summary for r in runs if r.summary["solved"]]
-    finals = [r.summary["avg100"] for r in runs if r.summary["avg100"] is not None]
+    finals = [r.summary["avg100"] for r in runs if r.summary.get("avg100") is not None]
+    outcomes = Counter(r.summary.get("status") for r in runs
+                       if r.summary.get("status") not in (None, *NORMAL_OUTCOMES))
     return SettingReport(
         setting=runs[0].setting,
         label=label(runs[0], common),
         runs=len(runs),
         solved=len(solved),
         env_steps=spread([s["solved_env_steps"] for s in solved]),
-        # summaries written before solved_wall_time_s existed have no solve time
-        wall_time_s=spread([s["solved_wall_time_s"] for s in solved
-                            if s.get("solved_wall_time_s") is not None]),
+        # a run's wall_time_s is its time to solve only if it stopped there
+        # (train.stop_when_solved, the default); the others trained on after solving
+        wall_time_s=spread([s["wall_time_s"] for s in solved
+                            if s.get("env_steps") == s["solved_env_steps"]]),
         final_avg100=sum(finals) / len(finals) if finals else None,
+        other_outcomes=", ".join(f"{n} {status}" for status, n in sorted(outcomes.items())),
     )
 
 
@@ -99,7 +107,8 @@ def write_csv(reports: list[SettingReport], path: Path) -> None:
         for r in reports:
             numbers = [r.solved_share, *_spread_cells(r.env_steps),
                        *_spread_cells(r.wall_time_s), r.final_avg100]
-            writer.writerow([r.setting, r.runs, r.solved, *map(_csv_number, numbers)])
+            writer.writerow([r.setting, r.runs, r.solved, *map(_csv_number, numbers),
+                             r.other_outcomes])
 
 
 def _md_spread(s: Spread | None, fmt: Callable[[float], str]) -> list[str]:
@@ -115,10 +124,12 @@ def markdown(reports: list[SettingReport], root: Path, common: frozenset[str]) -
     notes = (
         f"{runs} runs in {len(reports)} settings (a setting: the overrides without `seed`), "
         f"best first: highest solved share, then fewest median env steps to solve.{shared} "
-        "Env steps and wall-clock to solve count solved runs only. 95% CI: percentile "
+        "Env steps to solve count solved runs only; wall-clock to solve, the solved runs that "
+        "stopped when they solved (train.stop_when_solved). 95% CI: percentile "
         f"bootstrap of the mean ({BOOTSTRAP_RESAMPLES:,} resamples, seed {BOOTSTRAP_SEED}), "
         "shown from two solved runs on. Final avg100: the mean over all runs of the last "
-        "solve-window average."
+        "solve-window average. Other outcomes: runs that failed, diverged or were interrupted "
+        "(their summary.json status); they count as not solved."
     )
     lines = [f"# Sweep report: {root}", "", textwrap.fill(notes, width=100), "", MD_HEADER]
     for r in reports:
@@ -129,6 +140,7 @@ def markdown(reports: list[SettingReport], root: Path, common: frozenset[str]) -
             *_md_spread(r.env_steps, lambda x: f"{x:,.0f}"),
             *_md_spread(r.wall_time_s, lambda x: f"{x:,.1f}"),
             NONE if r.final_avg100 is None else f"{r.final_avg100:.1f}",
+            r.other_outcomes or NONE,
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

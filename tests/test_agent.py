@@ -24,6 +24,7 @@ def two_transition_batch() -> Batch:
         rewards=torch.tensor([1.0, -2.0]),
         next_obs=torch.tensor([[0.0, 1.0], [1.0, 1.0]]),
         terminated=torch.tensor([0.0, 1.0]),
+        discounts=torch.tensor([0.9, 0.9]),
     )
 
 
@@ -31,7 +32,15 @@ def test_td_target_matches_hand_computation():
     batch = two_transition_batch()
     next_q = torch.tensor([[3.0, 5.0], [7.0, 1.0]])
     # row 0: 1 + 0.9 * max(3, 5) = 5.5; row 1 is terminal: -2
-    assert td_targets(batch, next_q, gamma=0.9).tolist() == pytest.approx([5.5, -2.0])
+    assert td_targets(batch, next_q).tolist() == pytest.approx([5.5, -2.0])
+
+
+def test_td_target_uses_each_transitions_own_discount():
+    batch = two_transition_batch()._replace(discounts=torch.tensor([0.81, 0.9]),
+                                            terminated=torch.tensor([0.0, 0.0]))
+    next_q = torch.tensor([[3.0, 5.0], [7.0, 1.0]])
+    # a 2-step transition bootstraps with gamma^2 = 0.81: 1 + 0.81 * 5; a 1-step one: -2 + 0.9 * 7
+    assert td_targets(batch, next_q).tolist() == pytest.approx([5.05, 4.3])
 
 
 def test_double_dqn_target_scores_the_online_choice_with_the_target_net():
@@ -39,13 +48,14 @@ def test_double_dqn_target_scores_the_online_choice_with_the_target_net():
     next_q_target = torch.tensor([[3.0, 5.0], [7.0, 1.0]])
     next_q_online = torch.tensor([[9.0, 0.0], [0.0, 9.0]])  # online picks action 0, then 1
     # row 0: 1 + 0.9 * Q_target(s', 0) = 1 + 2.7 = 3.7
-    got = td_targets(batch, next_q_target, gamma=0.9, next_q_online=next_q_online)
+    got = td_targets(batch, next_q_target, next_q_online=next_q_online)
     assert got.tolist() == pytest.approx([3.7, -2.0])
 
 
 @pytest.mark.parametrize("loss_name, expected", [
     # Q(s,a): row 0: W[0]·[1,0] = 1; row 1: W[1]·[0,1] = 4.
     # targets: Q_target = 2W, row 0: max(2W[:,]·[0,1]) = max(4, 8) = 8 -> y0 = 1 + 0.5*8 = 5;
+    # (the batch carries each transition's discount; here 0.5)
     # row 1 terminal -> y1 = -2.  Errors: 1-5 = -4, 4-(-2) = 6.
     ("mse", (16 + 36) / 2),
     ("huber", ((4 - 0.5) + (6 - 0.5)) / 2),
@@ -54,17 +64,17 @@ def test_loss_matches_hand_computation(loss_name, expected):
     agent = DQNAgent(2, 2, AgentConfig(gamma=0.5, loss=loss_name, hidden_sizes=[2]), CPU, seed=0)
     agent.online = fixed_linear([[1.0, 2.0], [3.0, 4.0]])
     agent.target = fixed_linear([[2.0, 4.0], [6.0, 8.0]])
-    loss, q_mean = agent.loss(two_transition_batch())
+    loss, q_mean = agent.loss(two_transition_batch()._replace(discounts=torch.tensor([0.5, 0.5])))
     assert loss.item() == pytest.approx(expected)
     assert q_mean.item() == pytest.approx((1 + 4) / 2)
 
 
 def test_learn_moves_q_toward_target_and_soft_updates_target():
     torch.manual_seed(0)
-    cfg = AgentConfig(hidden_sizes=[8], learning_rate=1e-2, tau=0.5, gamma=0.0)
+    cfg = AgentConfig(hidden_sizes=[8], learning_rate=1e-2, tau=0.5)
     agent = DQNAgent(2, 2, cfg, CPU, seed=0)
     before_target = [p.clone() for p in agent.target.parameters()]
-    batch = two_transition_batch()
+    batch = two_transition_batch()._replace(discounts=torch.zeros(2))
     first, _ = agent.loss(batch)
     for _ in range(50):
         agent.learn(batch)
@@ -100,10 +110,36 @@ def test_decay_epsilon_once_per_episode_with_floor():
 
 def test_agent_decays_epsilon_per_finished_episode():
     agent = DQNAgent(8, 4, AgentConfig(epsilon_decay=0.5, epsilon_min=0.1), CPU, seed=0)
-    agent.on_episodes_finished(2)
+    agent.schedule_epsilon(env_steps=100, episodes_finished=0)
+    assert agent.epsilon == 1.0
+    agent.schedule_epsilon(env_steps=200, episodes_finished=2)
     assert agent.epsilon == pytest.approx(0.25)
-    agent.on_episodes_finished(3)
+    agent.schedule_epsilon(env_steps=300, episodes_finished=3)
     assert agent.epsilon == pytest.approx(0.1)
+
+
+def test_linear_epsilon_schedule_in_env_steps():
+    cfg = AgentConfig(epsilon_start=1.0, epsilon_min=0.1, epsilon_decay_steps=1000)
+    agent = DQNAgent(8, 4, cfg, CPU, seed=0)
+    for steps, expected in [(0, 1.0), (500, 0.55), (1000, 0.1), (5000, 0.1)]:
+        agent.schedule_epsilon(env_steps=steps, episodes_finished=1)
+        assert agent.epsilon == pytest.approx(expected)
+
+
+def test_hard_target_update_every_k_gradient_steps():
+    cfg = AgentConfig(hidden_sizes=[4], tau=1.0, target_update_every=3, learning_rate=0.1)
+    agent = DQNAgent(2, 2, cfg, CPU, seed=0)
+    batch = two_transition_batch()
+    initial = [p.clone() for p in agent.target.parameters()]
+    for step in range(1, 7):
+        agent.learn(batch)
+        online, target = list(agent.online.parameters()), list(agent.target.parameters())
+        if step % 3 == 0:  # an exact copy of the online network
+            assert all(torch.equal(t, o) for t, o in zip(target, online, strict=True))
+        elif step < 3:  # untouched until the first update
+            assert all(torch.equal(t, i) for t, i in zip(target, initial, strict=True))
+        else:
+            assert not all(torch.equal(t, o) for t, o in zip(target, online, strict=True))
 
 
 def greedy_agent() -> DQNAgent:
@@ -142,7 +178,7 @@ def test_acting_is_seeded():
 
 
 def test_gradient_clipping_bounds_the_step():
-    cfg = AgentConfig(hidden_sizes=[2], learning_rate=1.0, max_grad_norm=0.01, gamma=0.0)
+    cfg = AgentConfig(hidden_sizes=[2], learning_rate=1.0, max_grad_norm=0.01)
     agent = DQNAgent(2, 2, cfg, CPU, seed=0)
     agent.optimizer = torch.optim.SGD(agent.online.parameters(), lr=1.0)
     before = torch.nn.utils.parameters_to_vector(agent.online.parameters()).clone()

@@ -11,7 +11,7 @@ def rows(start: int, n: int, device=CPU):
     """n transitions whose every field encodes its index: obs = [i]*3, action = i % 4, ..."""
     i = torch.arange(start, start + n, dtype=torch.float32, device=device)
     return (i[:, None].repeat(1, 3), (i % 4).long(), i * 10, i[:, None].repeat(1, 3) + 0.5,
-            (i % 2 == 0))
+            (i % 2 == 0), i / 100)
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -26,6 +26,7 @@ def test_add_wraps_around_and_overwrites_oldest(device):
     assert buf.rewards.tolist() == [50, 60, 20, 30, 40]
     assert buf.next_obs[:, 0].tolist() == [5.5, 6.5, 2.5, 3.5, 4.5]
     assert buf.terminated.tolist() == [0, 1, 1, 0, 1]
+    assert buf.discounts.tolist() == pytest.approx([0.05, 0.06, 0.02, 0.03, 0.04])
 
 
 def test_add_larger_than_capacity_keeps_newest():
@@ -51,6 +52,7 @@ def test_sample_only_filled_rows_and_fields_stay_aligned(device):
     assert torch.equal(batch.rewards, i * 10)
     assert torch.equal(batch.next_obs[:, 0], i + 0.5)
     assert torch.equal(batch.terminated, (i % 2 == 0).float())
+    assert torch.equal(batch.discounts, i / 100)
 
 
 def test_sampling_is_seeded():

@@ -84,3 +84,29 @@ def test_unknown_env_id_is_a_config_error():
 def test_unknown_env_option_is_a_config_error():
     with pytest.raises(ConfigError, match=r"env\.kwargs"):
         make_vec_env(EnvConfig(num_envs=1, kwargs={"gravityy": -5.0}))
+
+
+def test_n_step_transitions_stay_within_episodes(counting_env_id, tmp_path):
+    cfg = compose_config(f"env.id={counting_env_id}", "env.num_envs=3", "train.max_env_steps=300",
+                         "buffer.capacity=1000", "agent.n_step=3", "agent.gamma=0.5",
+                         "logger.tensorboard=false", "train.max_episodes=1000")
+    trainer = Trainer(cfg, tmp_path)
+    try:
+        trainer.run()
+        n = len(trainer.buffer)
+        b = trainer.buffer
+        obs, nxt, rewards = b.obs[:n], b.next_obs[:n], b.rewards[:n]
+        discounts, term = b.discounts[:n], b.terminated[:n]
+    finally:
+        trainer.close()
+    k = torch.round(torch.log(discounts) / np.log(0.5)).long()  # steps each transition spans
+    assert set(k.tolist()) == {1, 2, 3}
+    assert torch.equal(nxt[:, 0], obs[:, 0])  # same episode
+    assert torch.equal(nxt[:, 1], obs[:, 1] + k)
+    # shorter than 3 steps only where the episode ended (terminated at 7 or truncated at 10)
+    assert torch.all((k == 3) | (nxt[:, 1] == 7) & (nxt[:, 0] % 2 == 1) | (nxt[:, 1] == 10))
+    # reward of step t is t: return = sum_j 0.5^j * (s + 1 + j)
+    expected = torch.tensor([sum(0.5**j * (s + 1 + j) * (j < kk) for j in range(3))
+                             for s, kk in zip(obs[:, 1].tolist(), k.tolist(), strict=True)])
+    assert torch.allclose(rewards, expected)
+    assert torch.equal(term.bool(), (nxt[:, 0] % 2 == 1) & (nxt[:, 1] == 7))

@@ -29,9 +29,10 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def write_run(run_dir: Path, overrides: list[str] | None, solved_env_steps: int | None,
-              avg100: float, solved_wall_time_s: float | None = None,
-              history: list[tuple[int, float]] = ()) -> None:
-    """A run directory as `lunar_dqn.train` leaves it; `history`: (env steps, average) rows."""
+              avg100: float, wall_time_s: float = 99.0, env_steps: int | None = None,
+              status: str | None = None, history: list[tuple[int, float]] = ()) -> None:
+    """A run directory as `lunar_dqn.train` leaves it; a solved run stopped where it solved
+    unless `env_steps` says otherwise. `history`: (env steps, average) rows."""
     run_dir.mkdir(parents=True)
     if overrides is not None:
         (run_dir / ".hydra").mkdir()
@@ -39,10 +40,11 @@ def write_run(run_dir: Path, overrides: list[str] | None, solved_env_steps: int 
             "".join(f"- {o}\n" for o in overrides) or "[]\n")
     solved = solved_env_steps is not None
     summary: dict[str, Any] = {
+        "status": status or ("solved" if solved else "budget"),
         "solved": solved, "solved_episode": 150 if solved else None,
-        "solved_env_steps": solved_env_steps, "episodes": 150, "env_steps": 9000,
-        "gradient_steps": 2000, "wall_time_s": 99.0,
-        "solved_wall_time_s": solved_wall_time_s, "avg100": avg100,
+        "solved_env_steps": solved_env_steps, "episodes": 150,
+        "env_steps": env_steps or solved_env_steps or 9000, "gradient_steps": 2000,
+        "wall_time_s": wall_time_s, "avg100": avg100, "version": "0.1.0", "git_commit": "abc",
     }
     (run_dir / "summary.json").write_text(json.dumps(summary))
     if history:
@@ -137,12 +139,30 @@ def test_group_statistics_are_exact(sweep):
         0, None, None, -50.0)
 
 
-def test_solved_runs_without_a_solve_time_count_for_env_steps_only(tmp_path):
-    write_run(tmp_path / "old", ["seed=0"], 1000, 210.0, solved_wall_time_s=None)
-    write_run(tmp_path / "new", ["seed=1"], 3000, 210.0, solved_wall_time_s=12.0)
+def test_wall_clock_to_solve_counts_only_runs_that_stopped_when_they_solved(tmp_path):
+    write_run(tmp_path / "on", ["seed=0"], 1000, 210.0, wall_time_s=50.0, env_steps=9000)
+    write_run(tmp_path / "stopped", ["seed=1"], 3000, 210.0, wall_time_s=12.0)
     report = summarize(find_runs(tmp_path))
     assert report.env_steps.n == 2 and report.wall_time_s.n == 1
     assert report.wall_time_s.mean == 12.0
+
+
+def test_failed_diverged_and_interrupted_runs_count_as_not_solved(tmp_path):
+    write_run(tmp_path / "0", ["seed=0"], 1000, 210.0, 10.0)
+    write_run(tmp_path / "1", ["seed=1"], None, -300.0, status="diverged")
+    write_run(tmp_path / "2", ["seed=2"], None, 100.0, status="interrupted")
+    write_run(tmp_path / "3", ["seed=3"], None, 0.0)
+    # what a sweep job that stopped on a bad value leaves (lunar_dqn.train._record_failure)
+    (tmp_path / "3" / "summary.json").write_text(json.dumps(
+        {"status": "failed", "solved": False, "error": "agent.tau=5.0 is invalid"}))
+    report = summarize(find_runs(tmp_path))
+    assert (report.runs, report.solved) == (4, 1)
+    assert report.final_avg100 == pytest.approx((210 - 300 + 100) / 3)
+    assert report.other_outcomes == "1 diverged, 1 failed, 1 interrupted"
+    main([str(tmp_path)])
+    assert "| 1 diverged, 1 failed, 1 interrupted |" in (tmp_path / "report.md").read_text()
+    row = read_csv_rows(tmp_path / "report.csv")[0]
+    assert row["other_outcomes"] == "1 diverged, 1 failed, 1 interrupted"
 
 
 def test_overrides_common_to_every_run_are_named_once(tmp_path, capsys):
@@ -185,7 +205,7 @@ def test_report_writes_ranked_csv_markdown_and_png(sweep, capsys):
         "wall_s_to_solve_median": "50.0", "wall_s_to_solve_mean": "43.333",
         "wall_s_to_solve_ci95_low": fast["wall_s_to_solve_ci95_low"],
         "wall_s_to_solve_ci95_high": fast["wall_s_to_solve_ci95_high"],
-        "final_avg100_mean": "216.667",
+        "final_avg100_mean": "216.667", "other_outcomes": "",
     }
     assert 20.0 <= float(fast["wall_s_to_solve_ci95_low"]) < 43.333
     assert 43.333 < float(fast["wall_s_to_solve_ci95_high"]) <= 60.0
@@ -200,7 +220,7 @@ def test_report_writes_ranked_csv_markdown_and_png(sweep, capsys):
         in markdown
     assert "| (no overrides.yaml) extra/lost | 1 | 0/1 (0%) | - | - | - | - | - | - | -50.0 |" \
         in markdown
-    assert "count solved runs only" in " ".join(markdown.split())
+    assert "Env steps to solve count solved runs only" in " ".join(markdown.split())
     assert markdown in printed
     assert (sweep / "report.png").read_bytes().startswith(PNG_MAGIC)
 
@@ -257,8 +277,9 @@ def test_directory_without_summaries_is_one_error_line(tmp_path, capsys):
 
 @pytest.mark.parametrize(("file", "content", "message"), [
     ("summary.json", "{not json", "cannot read JSON"),
-    ("summary.json", '{"solved": true}', "missing solved_env_steps, avg100"),
-    ("summary.json", '{"solved": true, "solved_env_steps": null, "avg100": 1}',
+    ("summary.json", '{"status": "budget"}', "no solved: true/false"),
+    ("summary.json", '[1, 2]', "no solved: true/false"),
+    ("summary.json", '{"solved": true, "solved_env_steps": null}',
      "solved_env_steps is not a number"),
     (".hydra/overrides.yaml", "a: 1\n", "expected a list of overrides"),
     ("history.csv", "episode,points\n1,2\n", "cannot read the history"),

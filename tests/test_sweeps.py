@@ -28,8 +28,7 @@ def job_summaries(sweep_dir: Path, jobs: int) -> list[dict[str, Any]]:
 
 
 def assert_smoke_job(summary: dict[str, Any]) -> None:
-    assert summary["episodes"] == SMOKE_EPISODES and summary["solved"]
-    assert 0 < summary["solved_wall_time_s"] <= summary["wall_time_s"]
+    assert summary["status"] == "solved" and summary["episodes"] == SMOKE_EPISODES
 
 
 def test_slurm_launcher_config_sets_the_documented_options():
@@ -107,11 +106,12 @@ def test_optuna_search_minimises_env_steps_to_solve(tmp_path):
 
 
 @pytest.mark.slow
-def test_optuna_scores_an_unsolved_trial_one_step_past_the_budget(tmp_path):
+def test_optuna_scores_an_unsolved_trial_at_twice_the_budget(tmp_path):
     sweep_dir = tmp_path / "search"
     result = run_module("lunar_dqn.train", "-m", "hparams_search=optuna", "debug=smoke",
                         "train.solve_score=1000", "train.max_env_steps=400",
                         "hydra.sweeper.n_trials=1", f"hydra.sweep.dir={sweep_dir}", cwd=REPO)
     assert result.returncode == 0, result.stderr
     assert not job_summaries(sweep_dir, 1)[0]["solved"]
-    assert OmegaConf.load(sweep_dir / "optimization_results.yaml").best_value == 401
+    # lunar_dqn.train's penalty: twice train.max_env_steps, behind every solved trial
+    assert OmegaConf.load(sweep_dir / "optimization_results.yaml").best_value == 2 * 400
