@@ -80,7 +80,8 @@ def summarize(runs: list[Run], common: frozenset[str] = frozenset()) -> SettingR
         # a run's wall_time_s is its time to solve only if it stopped there
         # (train.stop_when_solved, the default); the others trained on after solving
         wall_time_s=spread([s["wall_time_s"] for s in solved
-                            if s.get("env_steps") == s["solved_env_steps"]]),
+                            if s.get("env_steps") == s["solved_env_steps"]
+                            and isinstance(s.get("wall_time_s"), (int, float))]),
         final_avg100=sum(finals) / len(finals) if finals else None,
         other_outcomes=", ".join(f"{n} {status}" for status, n in sorted(outcomes.items())),
     )
@@ -162,6 +163,7 @@ def report(root: Path) -> str:
         save_plot(curves, root / REPORT_PNG)
         written.append(root / REPORT_PNG)
     else:
+        (root / REPORT_PNG).unlink(missing_ok=True)  # an older report's picture would mislead
         text += "\nno history.csv with episodes: report.png not written\n"
     return text + "\nwrote " + ", ".join(map(str, written))
 

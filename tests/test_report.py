@@ -244,6 +244,7 @@ def test_learning_curves_median_and_band_on_a_common_grid(sweep):
 def test_settings_without_history_have_no_curve_and_no_png(tmp_path, capsys):
     write_run(tmp_path / "0", ["seed=0"], 1000, 210.0, 10.0)
     assert learning_curves(group_by_setting(find_runs(tmp_path))) == {}
+    (tmp_path / "report.png").write_bytes(PNG_MAGIC)  # from an earlier report
     main([str(tmp_path)])
     assert "report.png not written" in capsys.readouterr().out
     assert (tmp_path / "report.md").is_file() and not (tmp_path / "report.png").exists()
