@@ -20,6 +20,8 @@ MODEL_FORMAT = "lunar_dqn.model"
 MODEL_VERSION = 1
 CHECKPOINT_FORMAT = "lunar_dqn.checkpoint"
 CHECKPOINT_VERSION = 1
+SOLVED_MODEL = "lunar_lander_model.pt"  # the lab's file name, written when a run solves
+FINAL_MODEL = "final_model.pt"  # written at the end of every run that did not diverge
 
 
 class CheckpointError(RuntimeError):

@@ -20,7 +20,13 @@ from tqdm import tqdm
 import lunar_dqn
 from lunar_dqn.agent import DQNAgent
 from lunar_dqn.buffer import ReplayBuffer
-from lunar_dqn.checkpoint import load_checkpoint, save_checkpoint, save_model
+from lunar_dqn.checkpoint import (
+    FINAL_MODEL,
+    SOLVED_MODEL,
+    load_checkpoint,
+    save_checkpoint,
+    save_model,
+)
 from lunar_dqn.config import ConfigError, validate
 from lunar_dqn.envs import EPISODE_START, make_vec_env, true_next_obs
 from lunar_dqn.history import HISTORY_FILE, EpisodeHistory
@@ -30,8 +36,6 @@ from lunar_dqn.provenance import git_commit
 
 log = logging.getLogger(__name__)
 
-SOLVED_MODEL = "lunar_lander_model.pt"  # the lab's file name, written when the run solves
-FINAL_MODEL = "final_model.pt"  # written at the end of every run that did not diverge
 CHECKPOINT = "checkpoint.pt"  # everything needed to continue the run exactly
 SUMMARY_FILE = "summary.json"
 LOG_EVERY_EPISODES = 100

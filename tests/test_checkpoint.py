@@ -8,16 +8,7 @@ import torch
 
 from lunar_dqn.checkpoint import CheckpointError, load_model, safe_load, save_model
 from lunar_dqn.networks import make_q_network
-
-
-class WritesMarker:
-    """Unpickling this opens (creates) the marker file: code runs if the loader is unsafe."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return open, (self.marker, "w")
+from runutil import WritesMarker
 
 
 @pytest.fixture
