@@ -53,6 +53,7 @@ class LoggerConfig:
     tensorboard: bool = True
     log_every_steps: int = 2_000  # env steps between loss / Q / epsilon / SPS scalars
     progress_bar: bool = True  # shown only when stderr is a terminal
+    video: bool = True  # at the end, a greedy episode of the final model to videos/ and TensorBoard
 
 
 @dataclass
