@@ -14,7 +14,7 @@ import numpy as np
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig
 
-from lunar_dqn.cli import exits_on_user_error
+from lunar_dqn.cli import exits_on_user_error, run_hydra_app
 from lunar_dqn.config import ConfigError, EnvConfig
 
 ACTION_LABELS = ("Do nothing", "Fire right engine", "Fire main engine", "Fire left engine")
@@ -81,4 +81,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_hydra_app(main)

@@ -17,7 +17,7 @@ from matplotlib import ticker
 from matplotlib.figure import Figure
 from omegaconf import DictConfig
 
-from lunar_dqn.cli import exits_on_user_error
+from lunar_dqn.cli import exits_on_user_error, run_hydra_app
 from lunar_dqn.config import ConfigError
 from lunar_dqn.history import HISTORY_FILE, EpisodeHistory
 from lunar_dqn.rundir import check_run_dir
@@ -136,4 +136,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_hydra_app(main)

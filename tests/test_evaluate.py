@@ -242,3 +242,6 @@ def test_command_wrong_run_dir_and_option(tmp_path):
     line = assert_one_error_line(
         run_module("lunar_dqn.evaluate", f"run_dir={tmp_path}", "render=window", out, cwd=REPO))
     assert line == "error: render=window is invalid: must be 'human' or null"
+    line = assert_one_error_line(
+        run_module("lunar_dqn.evaluate", f"run_dir={tmp_path}", "episodes=many", out, cwd=REPO))
+    assert line.startswith("error: Error merging override episodes=many")

@@ -72,8 +72,15 @@ def test_command_prints_the_table_and_writes_nothing(tmp_path):
 
 
 @pytest.mark.slow
-def test_command_unknown_action_is_one_error_line(tmp_path):
-    result = run_module("lunar_dqn.inspect", "action=7", "seed=0", cwd=tmp_path)
+@pytest.mark.parametrize("args, message", [
+    (("action=7", "seed=0"), f"error: action=7 {INVALID}"),
+    (("actoin=2",), "error: Could not override 'actoin'. To append to your config use "
+                    "+actoin=2 (Key 'actoin' not in 'InspectConfig')"),
+    (("seed=zero",), "error: Error merging override seed=zero (Value 'zero' of type 'str' "
+                     "could not be converted to Integer)"),
+])
+def test_command_mistakes_are_one_error_line(tmp_path, args, message):
+    result = run_module("lunar_dqn.inspect", *args, cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.splitlines() == [f"error: action=7 {INVALID}"]
+    assert result.stderr.splitlines() == [message]
     assert result.stdout == ""
