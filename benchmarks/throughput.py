@@ -19,7 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -104,27 +104,34 @@ def raw_env_rates(env_cfg: EnvConfig, steps: int, warmup: int, repeats: int,
         envs.close()
 
 
+def run_window(trainer: Trainer, env_steps: int,
+               run: Callable[[], Any] | None = None) -> tuple[int, int, float]:
+    """Let `trainer` run `env_steps` further (through `run`, default `trainer.run`): one more
+    `run()` with the budget moved on. Returns the env steps, gradient steps and loop seconds it
+    took; `Trainer.wall_time` clocks only the loop, not the env reset and file writes around it.
+    """
+    before = trainer.env_steps, trainer.gradient_steps, trainer.wall_time
+    trainer.cfg.train.max_env_steps = trainer.env_steps + env_steps
+    (run or trainer.run)()
+    return (trainer.env_steps - before[0], trainer.gradient_steps - before[1],
+            trainer.wall_time - before[2])
+
+
+def warm_up(trainer: Trainer, env_steps: int) -> None:
+    """Run past the point where learning starts (a buffer of more than a mini-batch)."""
+    run_window(trainer, max(env_steps, trainer.cfg.agent.batch_size + 1))
+
+
 def training_rates(cfg: Any, run_dir: Path, steps: int, warmup: int,
                    repeats: int) -> list[tuple[float, float]]:
-    """(env steps/s, gradient steps/s) of `Trainer.run` over `repeats` windows of `steps`.
-
-    Each window is one more `run()` of the same trainer with a budget `steps` further on;
-    `Trainer.wall_time` clocks only the loop, not the env reset and file writes around it.
-    """
+    """(env steps/s, gradient steps/s) of `Trainer.run` over `repeats` windows of `steps`."""
     trainer = Trainer(cfg, run_dir)
     try:
-        # learning starts once the buffer holds more than a mini-batch
-        trainer.cfg.train.max_env_steps = max(warmup, cfg.agent.batch_size + 1)
-        trainer.run()
+        warm_up(trainer, warmup)
         rates = []
         for _ in range(repeats):
-            env_steps, gradient_steps, wall = (trainer.env_steps, trainer.gradient_steps,
-                                               trainer.wall_time)
-            trainer.cfg.train.max_env_steps = env_steps + steps
-            trainer.run()
-            seconds = trainer.wall_time - wall
-            rates.append(((trainer.env_steps - env_steps) / seconds,
-                          (trainer.gradient_steps - gradient_steps) / seconds))
+            env_steps, gradient_steps, seconds = run_window(trainer, steps)
+            rates.append((env_steps / seconds, gradient_steps / seconds))
         return rates
     finally:
         trainer.close()
