@@ -66,6 +66,16 @@ def ensure_venv(venv: Path) -> Path:
     return python
 
 
+def anchor_versions(python: Path) -> dict[str, str]:
+    """Versions inside the anchor's environment, for the machine record."""
+    code = ("import json, platform, torch, stable_baselines3 as sb3; print(json.dumps({'torch': "
+            "torch.__version__, 'stable_baselines3': sb3.__version__, "
+            "'python': platform.python_version()}))")
+    result = subprocess.run([str(python), "-c", code], capture_output=True, text=True,
+                            check=True)
+    return json.loads(result.stdout)
+
+
 def run_seed(python: Path, anchor: Path, seed: int, budget: int) -> dict[str, Any]:
     """One anchor run; its last stdout line is its JSON result."""
     result = subprocess.run([str(python), str(anchor), str(seed), str(budget)],
@@ -87,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     out = args.out or new_bench_dir() / "anchor.jsonl"
     out.parent.mkdir(parents=True, exist_ok=True)
-    machine = machine_info(torch.device("cpu"), ANCHOR_THREADS)
+    machine = {**machine_info(torch.device("cpu"), ANCHOR_THREADS), **anchor_versions(python)}
     print(f"anchor {args.anchor.name}: seeds {args.seeds}, budget {args.budget} env steps")
     print(machine_line(machine), flush=True)
     for seed in args.seeds:

@@ -24,14 +24,14 @@ from pathlib import Path
 
 import torch
 
+import lunar_dqn
 from benchmarks.common import Column, Table, compose_checked, machine_info, machine_line
 from benchmarks.throughput import LAB, NEVER_SOLVE, run_window, warm_up
 from lunar_dqn.cli import exits_on_user_error
 from lunar_dqn.train import Trainer, resolve_device
 
 Key = tuple[str, int, str]  # pstats: (file, line, function)
-PROJECT = str(Path(__file__).resolve().parents[1] / "lunar_dqn")
-LOOP = ("train.py", "run")
+PROJECT = str(Path(lunar_dqn.__file__).resolve().parent)  # the lunar_dqn actually imported
 EXPAND_SHARE = 0.03  # project functions above this share of the loop get their own table
 # Decorators and dispatch layers: a row names what they call, e.g. `decorate_context -> act`.
 WRAPPERS = {"decorate_context", "wrapper", "inner", "_use_grad", "_wrapped_call_impl",
@@ -66,10 +66,6 @@ def label(key: Key) -> str:
         return function
     file = re.sub(r"^.*/(site-packages|lib/python3\.\d+)/", "", file)
     return f"{file.replace(str(Path(PROJECT).parent) + '/', '')}:{function}"
-
-
-def find(stats: dict, file_suffix: str, function: str) -> Key:
-    return next(k for k in stats if k[0].endswith(file_suffix) and k[2] == function)
 
 
 def callees(stats: dict, parent: Key) -> list[tuple[Key, float, int]]:
@@ -151,9 +147,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.save:
         profiler.dump_stats(args.save)
     stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
-    loop = find(stats, *LOOP)
+    loop = next(k for k in stats if k[0] == f"{PROJECT}/train.py" and k[2] == "run")
     loop_seconds = stats[loop][3]
-    print(f"profile of the training loop at {LAB} {' '.join(args.overrides)} "
+    print(f"profile of the training loop at {' '.join([LAB, *args.overrides])} "
           f"env.num_envs={args.envs} env.vectorization_mode={args.mode}")
     print(machine_line(machine_info(resolve_device(cfg.device), cfg.torch_threads)))
     plain_rate, profiled_rate = plain[0] / plain[2], env_steps / profiled_seconds
