@@ -113,6 +113,9 @@ def run_window(trainer: Trainer, env_steps: int,
     before = trainer.env_steps, trainer.gradient_steps, trainer.wall_time
     trainer.cfg.train.max_env_steps = trainer.env_steps + env_steps
     (run or trainer.run)()
+    if trainer.env_steps - before[0] < env_steps:
+        raise RuntimeError(f"the trainer stopped {trainer.env_steps - before[0]} env steps into a "
+                           f"window of {env_steps}: it no longer runs to cfg.train.max_env_steps")
     return (trainer.env_steps - before[0], trainer.gradient_steps - before[1],
             trainer.wall_time - before[2])
 

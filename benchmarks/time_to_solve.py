@@ -62,8 +62,9 @@ TABLE = Table([
     Column("wall s", 8), Column("env steps/s", 11), Column("greedy mean", 11),
     Column("landed %", 8),
 ])
-# Per column of the "median" and "worst" rows: the row key, its format, and what "worst" means.
-# Episodes, env steps and wall-clock are "to solve": an unsolved run's figure is a lower bound.
+# The columns of the "median" and "worst" rows: (row key, format). Episodes, env steps and
+# wall-clock are "to solve": an unsolved run's figure is a lower bound, and its worst is the
+# largest; for the others the worst is the smallest.
 TO_SOLVE = (("episodes", ".0f"), ("env_steps", ".0f"), ("wall_s", ".1f"))
 OTHERS = (("env_steps_per_s", ".0f"), ("eval_mean", ".1f"), ("landed_pct", ".0f"))
 

@@ -20,6 +20,7 @@ from benchmarks.common import (
 )
 from conftest import REPO, run_module
 from lunar_dqn.config import ConfigError, compose_config
+from lunar_dqn.train import Trainer
 
 # -- common ---------------------------------------------------------------------------------------
 
@@ -164,6 +165,18 @@ def test_training_windows_count_env_and_gradient_steps(tmp_path):
     for env_rate, gradient_rate in rates:
         # 200 env steps in 2 envs after the warm-up: exactly 50 gradient steps per window
         assert env_rate > 0 and env_rate / gradient_rate == pytest.approx(4.0)
+
+
+def test_a_window_cut_short_is_an_error_not_a_rate(tmp_path):
+    # debug=smoke "solves" after 5 episodes; stopping there ends the window early
+    cfg = compose_config("debug=smoke", "train.stop_when_solved=true",
+                         "logger.tensorboard=false")
+    trainer = Trainer(cfg, tmp_path)
+    try:
+        with pytest.raises(RuntimeError, match=r"stopped \d+ env steps into a window of 50000"):
+            throughput.run_window(trainer, 50_000)
+    finally:
+        trainer.close()
 
 
 def test_raw_env_rates_give_one_rate_per_window():
