@@ -64,14 +64,11 @@ def compare(ours: dict[int, dict[str, Any]], anchor: dict[int, dict[str, Any]]) 
             ratio(Median(a["train_wall_s"], not a["solved"]),
                   Median(o["wall_s"], not o["solved"])),
         ]))
-    ours_wall = censored_median([ours[s]["wall_s"] for s in seeds],
-                                [ours[s]["solved"] for s in seeds])
-    anchor_wall = censored_median([anchor[s]["train_wall_s"] for s in seeds],
-                                  [anchor[s]["solved"] for s in seeds])
-    ours_steps = censored_median([ours[s]["env_steps"] for s in seeds],
-                                 [ours[s]["solved"] for s in seeds])
-    anchor_steps = censored_median([anchor[s]["steps"] for s in seeds],
-                                   [anchor[s]["solved"] for s in seeds])
+    def median(side: dict[int, dict[str, Any]], key: str) -> Median:
+        return censored_median([side[s][key] for s in seeds], [side[s]["solved"] for s in seeds])
+
+    ours_wall, anchor_wall = median(ours, "wall_s"), median(anchor, "train_wall_s")
+    ours_steps, anchor_steps = median(ours, "env_steps"), median(anchor, "steps")
     solved = [sum(side[s]["solved"] for s in seeds) for side in (ours, anchor)]
     lines += [TABLE.rule(), TABLE.row([
         "median", f"{solved[0]}/{len(seeds)}", ours_steps.format(".0f"), ours_wall.format(".1f"),
