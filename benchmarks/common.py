@@ -20,7 +20,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from lunar_dqn.cli import fail
+from lunar_dqn.cli import fail, one_line
 from lunar_dqn.config import compose_config, validate
 
 BENCH_ROOT = Path("outputs") / "benchmarks"  # beside Hydra's outputs/runs: one TensorBoard logdir
@@ -49,7 +49,7 @@ def compose_checked(*overrides: str) -> DictConfig:
     try:
         cfg = compose_config(*overrides)
     except (HydraException, OmegaConfBaseException) as err:
-        fail(f"config: {str(err).strip().splitlines()[0]}")
+        fail(one_line(err))
     validate(cfg)
     return cfg
 

@@ -28,7 +28,7 @@ import lunar_dqn
 from benchmarks.common import Column, Table, compose_checked, machine_info, machine_line
 from benchmarks.throughput import LAB, NEVER_SOLVE, run_window, warm_up
 from lunar_dqn.cli import exits_on_user_error
-from lunar_dqn.train import Trainer, resolve_device
+from lunar_dqn.trainer import Trainer, resolve_device
 
 Key = tuple[str, int, str]  # pstats: (file, line, function)
 PROJECT = str(Path(lunar_dqn.__file__).resolve().parent)  # the lunar_dqn actually imported
@@ -147,7 +147,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.save:
         profiler.dump_stats(args.save)
     stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
-    loop = next(k for k in stats if k[0] == f"{PROJECT}/train.py" and k[2] == "run")
+    code = Trainer.run.__code__
+    loop = (code.co_filename, code.co_firstlineno, code.co_name)
     loop_seconds = stats[loop][3]
     print(f"profile of the training loop at {' '.join([LAB, *args.overrides])} "
           f"env.num_envs={args.envs} env.vectorization_mode={args.mode}")

@@ -41,7 +41,7 @@ from benchmarks.common import (
 from lunar_dqn.cli import exits_on_user_error
 from lunar_dqn.config import EnvConfig
 from lunar_dqn.envs import make_vec_env
-from lunar_dqn.train import Trainer, resolve_device
+from lunar_dqn.trainer import Trainer, resolve_device
 
 LAB = "experiment=seed_notebook"
 NEVER_SOLVE = ("train.solve_score=1e9", "train.max_episodes=1000000000",

@@ -15,7 +15,9 @@ is outside the figures: wall-clock is the run's own training loop (`summary.json
 as `process_s`.
 
 The evaluation runs here, on the model file the run saved when it solved (`final_model.pt` if it
-did not), on episodes seeded apart from training (`lunar_dqn.evaluate`).
+did not), on episodes seeded apart from training (`lunar_dqn.evaluate`). A run that diverges
+(exit code 3, no final model) is a row of its own, "diverged", with no greedy figures; any other
+failure stops the benchmark.
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ from benchmarks.common import (
 from lunar_dqn.checkpoint import load_model
 from lunar_dqn.cli import exits_on_user_error
 from lunar_dqn.evaluate import greedy_returns, summarize
-from lunar_dqn.train import FINAL_MODEL, SOLVED_MODEL, SUMMARY_FILE, resolve_device
+from lunar_dqn.train import DIVERGED_EXIT
+from lunar_dqn.trainer import FINAL_MODEL, SOLVED_MODEL, SUMMARY_FILE, resolve_device
 
 # Every run stops when it solves, and prints no progress bar into its log.
 FORCED_OVERRIDES = ("train.stop_when_solved=true", "logger.progress_bar=false")
@@ -58,7 +61,7 @@ OWNED_KEYS = {"seed": "--seeds", "hydra.run.dir": "--dir"}
 EVAL_ENVS = 10  # evaluation episodes played at once; the result does not depend on it
 
 TABLE = Table([
-    Column("seed", 6), Column("solved", 6), Column("episodes", 8), Column("env steps", 10),
+    Column("seed", 6), Column("solved", 8), Column("episodes", 8), Column("env steps", 10),
     Column("wall s", 8), Column("env steps/s", 11), Column("greedy mean", 11),
     Column("landed %", 8),
 ])
@@ -111,15 +114,19 @@ def train_in_subprocess(overrides: list[str], run_dir: Path) -> float:
             [sys.executable, "-m", "lunar_dqn.train", *overrides, f"hydra.run.dir={run_dir}"],
             stdout=log, stderr=subprocess.STDOUT, env=env, check=False)
     seconds = time.perf_counter() - start
-    if result.returncode != 0:
+    if result.returncode not in (0, DIVERGED_EXIT):
         tail = (run_dir / "process.log").read_text().strip().splitlines()[-5:]
         sys.exit(f"error: training exited with code {result.returncode} in {run_dir}:\n"
                  + "\n".join(tail))
     return seconds
 
 
-def evaluate_run(cfg: Any, run_dir: Path, solved: bool, episodes: int) -> dict[str, float]:
+def evaluate_run(cfg: Any, run_dir: Path, solved: bool,
+                 episodes: int) -> dict[str, float] | None:
+    """Greedy figures of the saved model; None when there is none (the run diverged)."""
     model_file = run_dir / (SOLVED_MODEL if solved else FINAL_MODEL)
+    if not model_file.exists():
+        return None
     network, _ = load_model(model_file, list(cfg.agent.hidden_sizes))
     env_cfg = OmegaConf.merge(cfg.env, {"num_envs": min(EVAL_ENVS, episodes),
                                         "vectorization_mode": "sync"})
@@ -127,12 +134,14 @@ def evaluate_run(cfg: Any, run_dir: Path, solved: bool, episodes: int) -> dict[s
 
 
 def make_row(seed: int, summary: dict[str, Any], process_s: float,
-             evaluation: dict[str, float], run_dir: Path) -> dict[str, Any]:
-    """One seed's figures: up to the solve when it solved, the whole budget when not."""
+             evaluation: dict[str, float] | None, run_dir: Path) -> dict[str, Any]:
+    """One seed's figures: up to the solve when it solved, the whole run when not."""
     solved = summary["solved"]
     wall = summary["wall_time_s"]
+    evaluation = evaluation or dict.fromkeys(("episodes", "mean", "std", "min"))
     return {
         "seed": seed,
+        "status": summary["status"],
         "solved": solved,
         "episodes": summary["solved_episode"] if solved else summary["episodes"],
         "env_steps": summary["solved_env_steps"] if solved else summary["env_steps"],
@@ -144,16 +153,21 @@ def make_row(seed: int, summary: dict[str, Any], process_s: float,
         "eval_mean": evaluation["mean"],
         "eval_std": evaluation["std"],
         "eval_min": evaluation["min"],
-        "landed_pct": 100.0 * evaluation["landed_share"],
+        "landed_pct": None if evaluation["mean"] is None else 100.0 * evaluation["landed_share"],
         "run_dir": str(run_dir),
     }
 
 
+def optional(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
 def format_row(row: dict[str, Any]) -> str:
+    solved = "yes" if row["solved"] else "diverged" if row["status"] == "diverged" else "no"
     return TABLE.row([
-        str(row["seed"]), "yes" if row["solved"] else "no", str(row["episodes"]),
-        str(row["env_steps"]), f"{row['wall_s']:.1f}", f"{row['env_steps_per_s']:.0f}",
-        f"{row['eval_mean']:.1f}", f"{row['landed_pct']:.0f}",
+        str(row["seed"]), solved, str(row["episodes"]), str(row["env_steps"]),
+        f"{row['wall_s']:.1f}", f"{row['env_steps_per_s']:.0f}",
+        optional(row["eval_mean"], ".1f"), optional(row["landed_pct"], ".0f"),
     ])
 
 
@@ -170,10 +184,10 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         if median.lower_bound:
             lower_bounds.append(key)
         worst[key] = max(r[key] for r in rows)
-    for key, _ in OTHERS:
-        values = [r[key] for r in rows]
-        medians[key] = statistics.median(values)
-        worst[key] = min(values)
+    for key, _ in OTHERS:  # over the seeds that have them: a diverged run has no greedy figures
+        values = [r[key] for r in rows if r[key] is not None]
+        medians[key] = statistics.median(values) if values else None
+        worst[key] = min(values, default=None)
     return {"medians": medians, "worst": worst, "lower_bounds": lower_bounds}
 
 
@@ -187,7 +201,7 @@ def format_summary_rows(agg: dict[str, Any]) -> list[str]:
         for key, spec in TO_SOLVE:
             bound = key in agg["lower_bounds"] if label == "median" else unsolved
             cells.append((">=" if bound else "") + format(values[key], spec))
-        cells += [format(values[key], spec) for key, spec in OTHERS]
+        cells += [optional(values[key], spec) for key, spec in OTHERS]
         lines.append(TABLE.row(cells))
     return lines
 

@@ -10,10 +10,13 @@ import numpy as np
 import pytest
 from gymnasium import spaces
 
-from lunar_dqn.config import compose_config
+from lunar_dqn.config import CONF_DIR, compose_config, register_configs
 
 REPO = Path(__file__).resolve().parents[1]
-__all__ = ["REPO", "compose_config", "run_module"]  # compose_config: re-exported for the tests
+# CONF_DIR and compose_config are re-exported for the tests; tests that compose through Hydra's
+# API themselves need the schemas registered first.
+__all__ = ["CONF_DIR", "REPO", "compose_config", "run_module"]
+register_configs()
 
 
 def run_module(module: str, *args: str, cwd: Path,

@@ -20,7 +20,7 @@ from benchmarks.common import (
 )
 from conftest import REPO, run_module
 from lunar_dqn.config import ConfigError, compose_config
-from lunar_dqn.train import Trainer
+from lunar_dqn.trainer import Trainer
 
 # -- common ---------------------------------------------------------------------------------------
 
@@ -75,7 +75,7 @@ def test_compose_checked_ends_with_one_line_on_a_bad_key(capsys):
         compose_checked("agent.taux=1")
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: config:") and "taux" in err and err.count("\n") == 1
+    assert err.startswith("error: Could not override 'agent.taux'") and err.count("\n") == 1
 
 
 def test_compose_checked_validates_ranges():
@@ -87,7 +87,8 @@ def test_compose_checked_validates_ranges():
 
 
 def row(seed, solved, episodes, env_steps, wall, sps=1000.0, mean=250.0, landed=95.0):
-    return {"seed": seed, "solved": solved, "episodes": episodes, "env_steps": env_steps,
+    return {"seed": seed, "status": "solved" if solved else "budget", "solved": solved,
+            "episodes": episodes, "env_steps": env_steps,
             "wall_s": wall, "env_steps_per_s": sps, "eval_mean": mean, "landed_pct": landed}
 
 
@@ -109,20 +110,37 @@ def test_cli_refuses_keys_the_benchmark_sets(override, capsys):
 
 
 def test_summary_row_uses_the_solve_when_solved_and_the_budget_when_not():
-    summary = {"solved": True, "solved_episode": 300, "solved_env_steps": 90_000,
-               "episodes": 300, "env_steps": 90_000, "gradient_steps": 22_500,
-               "wall_time_s": 9.0}
+    summary = {"status": "solved", "solved": True, "solved_episode": 300,
+               "solved_env_steps": 90_000, "episodes": 300, "env_steps": 90_000,
+               "gradient_steps": 22_500, "wall_time_s": 9.0}
     evaluation = {"episodes": 100, "mean": 260.0, "std": 20.0, "min": 120.0,
                   "landed_share": 0.93}
     solved = time_to_solve.make_row(4, summary, 11.5, evaluation, REPO)
     assert (solved["episodes"], solved["env_steps"], solved["wall_s"]) == (300, 90_000, 9.0)
     assert solved["env_steps_per_s"] == 10_000 and solved["landed_pct"] == pytest.approx(93)
-    unsolved = time_to_solve.make_row(4, {**summary, "solved": False, "solved_episode": None,
+    unsolved = time_to_solve.make_row(4, {**summary, "status": "budget", "solved": False,
+                                          "solved_episode": None,
                                           "solved_env_steps": None, "episodes": 900,
                                           "env_steps": 1_000_000}, 120.0, evaluation, REPO)
     assert (unsolved["episodes"], unsolved["env_steps"]) == (900, 1_000_000)
     assert time_to_solve.format_row(solved).split() == [
         "4", "yes", "300", "90000", "9.0", "10000", "260.0", "93"]
+
+
+def test_a_diverged_seed_is_a_row_without_greedy_figures():
+    summary = {"status": "diverged", "solved": False, "solved_episode": None,
+               "solved_env_steps": None, "episodes": 250, "env_steps": 60_000,
+               "gradient_steps": 15_000, "wall_time_s": 6.0}
+    diverged = time_to_solve.make_row(1, summary, 8.0, None, REPO)
+    assert diverged["eval_mean"] is None and diverged["landed_pct"] is None
+    assert time_to_solve.format_row(diverged).split() == [
+        "1", "diverged", "250", "60000", "6.0", "10000", "-", "-"]
+    agg = time_to_solve.aggregate([diverged, row(0, True, 300, 80_000, 8.0, mean=260, landed=95),
+                                   row(2, True, 400, 90_000, 9.0, mean=240, landed=91)])
+    assert agg["medians"]["eval_mean"] == 250 and agg["worst"]["landed_pct"] == 91
+    # the diverged seed counts as unsolved: it sits lowest, so every to-solve median may rise
+    assert agg["medians"]["solved"] == 2
+    assert agg["lower_bounds"] == ["episodes", "env_steps", "wall_s"]
 
 
 def test_medians_and_worst_over_seeds():
