@@ -23,7 +23,13 @@ from typing import Any
 
 import torch
 
-from benchmarks.common import machine_info, machine_line, new_bench_dir, now_iso, parse_seeds
+from benchmarks.common import (
+    add_seeds_option,
+    machine_info,
+    machine_line,
+    new_bench_dir,
+    now_iso,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_ANCHOR = REPO.parent / "shared" / "anchors" / "sb3_dqn_lunar.py"
@@ -35,8 +41,7 @@ ANCHOR_THREADS = 1  # the anchor script calls torch.set_num_threads(1)
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.anchor",
                                      description="Run the SB3 DQN anchor for a list of seeds.")
-    parser.add_argument("--seeds", type=parse_seeds, default=parse_seeds("0-9"),
-                        help="e.g. 0-9 or 0,2,5 (default 0-9)")
+    add_seeds_option(parser)
     parser.add_argument("--budget", type=int, default=500_000,
                         help="env steps per seed before giving up (default 500000)")
     parser.add_argument("--out", type=Path, default=None,

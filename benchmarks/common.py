@@ -54,6 +54,12 @@ def compose_checked(*overrides: str) -> DictConfig:
     return cfg
 
 
+def add_seeds_option(parser: argparse.ArgumentParser) -> None:
+    """`--seeds`, with the same default wherever seeds are compared (ours and the anchor's)."""
+    parser.add_argument("--seeds", type=parse_seeds, default=parse_seeds("0-9"),
+                        help="e.g. 0-9 or 0,2,5 (default 0-9)")
+
+
 @dataclass(frozen=True)
 class Median:
     """A median over runs, some of which may have stopped before finishing (e.g. unsolved within

@@ -40,13 +40,13 @@ import lunar_dqn
 from benchmarks.common import (
     Column,
     Table,
+    add_seeds_option,
     censored_median,
     compose_checked,
     machine_info,
     machine_line,
     new_bench_dir,
     now_iso,
-    parse_seeds,
     write_json,
 )
 from lunar_dqn.checkpoint import load_model
@@ -76,8 +76,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.time_to_solve",
         description="Train K seeds to the solved rule; evaluate each saved model greedily.")
-    parser.add_argument("--seeds", type=parse_seeds, default=parse_seeds("0-9"),
-                        help="e.g. 0-9 or 0,2,5 (default 0-9)")
+    add_seeds_option(parser)
     parser.add_argument("--eval-episodes", type=int, default=100,
                         help="greedy episodes per saved model (default 100)")
     parser.add_argument("--dir", type=Path, default=None,
