@@ -79,13 +79,19 @@ def callees(stats: dict, parent: Key) -> list[tuple[Key, float, int]]:
 
 
 def describe(stats: dict, key: Key) -> str:
-    """The label, and through wrappers the function they end up in."""
-    inner = key
+    """The label, and through wrappers the functions they end up in (those taking a tenth of
+    the wrapper's time or more). cProfile merges every use of a shared wrapper (one
+    `decorate_context` for all `@torch.no_grad` functions), so where it leads to several, all
+    are named: `decorate_context -> act|targets`."""
+    inner = [key]
     for _ in range(4):
-        if inner[2] not in WRAPPERS or not (calls := callees(stats, inner)):
+        if len(inner) != 1 or inner[0][2] not in WRAPPERS:
             break
-        inner = max(calls, key=lambda c: c[1])[0]
-    return label(key) if inner == key else f"{label(key)} -> {inner[2]}"
+        calls = callees(stats, inner[0])
+        total = sum(seconds for _, seconds, _ in calls)
+        inner = [k for k, seconds, _ in calls if seconds >= 0.1 * total]
+    names = sorted({k[2] for k in inner})
+    return label(key) if inner == [key] or not names else f"{label(key)} -> {'|'.join(names)}"
 
 
 def breakdown(stats: dict, parent: Key) -> list[tuple[str, float, int]]:

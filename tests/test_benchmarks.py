@@ -1,14 +1,17 @@
 """The benchmark scripts' own logic: seed lists, medians of unfinished runs, tables, the window
 arithmetic of the throughput benchmark, and end-to-end runs of the scripts on tiny configs."""
 
+import cProfile
 import json
+import pstats
 import sys
 from argparse import ArgumentTypeError
 from pathlib import Path
 
 import pytest
+import torch
 
-from benchmarks import side_by_side, throughput, time_to_solve
+from benchmarks import profile_loop, side_by_side, throughput, time_to_solve
 from benchmarks.anchor import run_seed
 from benchmarks.common import (
     Column,
@@ -201,6 +204,43 @@ def test_raw_env_rates_give_one_rate_per_window():
     cfg = compose_config("env.num_envs=3")
     rates = throughput.raw_env_rates(cfg.env, steps=90, warmup=30, repeats=2, seed=0)
     assert len(rates) == 2 and all(rate > 0 for rate in rates)
+
+
+# -- profile ---------------------------------------------------------------------------------------
+
+
+def _leaf() -> int:
+    return sum(range(200_000))  # heavy enough to dwarf the no_grad context itself
+
+
+@torch.no_grad()
+def _first() -> None:
+    _leaf()
+
+
+@torch.no_grad()
+def _second() -> None:
+    _leaf()
+    _leaf()
+
+
+def _top() -> None:
+    _first()
+    _second()
+    _leaf()
+
+
+def test_profile_breakdown_adds_up_and_names_what_wrappers_call():
+    profiler = cProfile.Profile()
+    profiler.runcall(_top)
+    stats = pstats.Stats(profiler).stats
+    top = next(k for k in stats if k[2] == "_top")
+    parts = profile_loop.breakdown(stats, top)
+    assert sum(seconds for _, seconds, _ in parts) == pytest.approx(stats[top][3], rel=1e-6)
+    names = {name: calls for name, _, calls in parts}
+    # one decorate_context serves both no_grad functions: the row names both
+    assert names["torch/utils/_contextlib.py:decorate_context -> _first|_second"] == 2
+    assert names["tests/test_benchmarks.py:_leaf"] == 1 and "(self)" in names
 
 
 # -- anchor and side by side ----------------------------------------------------------------------
