@@ -49,14 +49,17 @@ from benchmarks.common import (
     now_iso,
     write_json,
 )
-from lunar_dqn.checkpoint import load_model
+from lunar_dqn.checkpoint import CheckpointError, load_model
 from lunar_dqn.cli import exits_on_user_error
 from lunar_dqn.evaluate import greedy_returns, summarize
+from lunar_dqn.rundir import find_model, read_run_settings
 from lunar_dqn.train import DIVERGED_EXIT
-from lunar_dqn.trainer import FINAL_MODEL, SOLVED_MODEL, SUMMARY_FILE, resolve_device
+from lunar_dqn.trainer import SUMMARY_FILE, resolve_device
 
-# Every run stops when it solves, and prints no progress bar into its log.
-FORCED_OVERRIDES = ("train.stop_when_solved=true", "logger.progress_bar=false")
+# Every run stops when it solves, prints no progress bar into its log and records no video
+# (`python -m lunar_dqn.evaluate run_dir=... video=true` makes one afterwards).
+FORCED_OVERRIDES = ("train.stop_when_solved=true", "logger.progress_bar=false",
+                    "logger.video=false")
 OWNED_KEYS = {"seed": "--seeds", "hydra.run.dir": "--dir"}
 EVAL_ENVS = 10  # evaluation episodes played at once; the result does not depend on it
 
@@ -120,15 +123,17 @@ def train_in_subprocess(overrides: list[str], run_dir: Path) -> float:
     return seconds
 
 
-def evaluate_run(cfg: Any, run_dir: Path, solved: bool,
-                 episodes: int) -> dict[str, float] | None:
-    """Greedy figures of the saved model; None when there is none (the run diverged)."""
-    model_file = run_dir / (SOLVED_MODEL if solved else FINAL_MODEL)
-    if not model_file.exists():
+def evaluate_run(run_dir: Path, episodes: int) -> dict[str, float] | None:
+    """Greedy figures of the run's model (solved, else final) in the run's own environment
+    settings; None when it has none (the run diverged)."""
+    try:
+        model_file = find_model(run_dir)
+    except CheckpointError:
         return None
-    network, _ = load_model(model_file, list(cfg.agent.hidden_sizes))
-    env_cfg = OmegaConf.merge(cfg.env, {"num_envs": min(EVAL_ENVS, episodes),
-                                        "vectorization_mode": "sync"})
+    settings = read_run_settings(run_dir)
+    network, _ = load_model(model_file, settings.hidden_sizes)
+    env_cfg = OmegaConf.merge(settings.env, {"num_envs": min(EVAL_ENVS, episodes),
+                                             "vectorization_mode": "sync"})
     return summarize(greedy_returns(network, env_cfg, episodes))
 
 
@@ -209,8 +214,7 @@ def format_summary_rows(agg: dict[str, Any]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     # every seed's config, composed and validated before any run starts
-    configs = {seed: compose_checked(*run_overrides(args.overrides, seed)) for seed in args.seeds}
-    first = configs[args.seeds[0]]
+    first, *_ = [compose_checked(*run_overrides(args.overrides, seed)) for seed in args.seeds]
     torch.set_num_threads(first.torch_threads)  # the evaluation's, like the runs'
     bench_dir = args.dir or new_bench_dir()
     out = args.out or bench_dir / "time_to_solve.json"
@@ -225,11 +229,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
           f"{' '.join(args.overrides) or '(defaults)'}; runs in {bench_dir}")
     print(machine_line(machine))
     print(TABLE.header(), flush=True)
-    for seed, cfg in configs.items():
+    for seed in args.seeds:
         run_dir = bench_dir / f"seed{seed}"
         process_s = train_in_subprocess(run_overrides(args.overrides, seed), run_dir)
         summary = json.loads((run_dir / SUMMARY_FILE).read_text())
-        evaluation = evaluate_run(cfg, run_dir, summary["solved"], args.eval_episodes)
+        evaluation = evaluate_run(run_dir, args.eval_episodes)
         row = make_row(seed, summary, process_s, evaluation, run_dir)
         doc["rows"].append(row)
         doc.update(aggregate(doc["rows"]))

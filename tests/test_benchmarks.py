@@ -101,7 +101,7 @@ def test_cli_passes_overrides_through_and_puts_its_own_last():
     assert args.seeds == [0, 2] and args.eval_episodes == 100
     assert time_to_solve.run_overrides(args.overrides, 2) == [
         "experiment=seed_notebook", "agent.tau=0.005", "train.stop_when_solved=true",
-        "logger.progress_bar=false", "seed=2"]
+        "logger.progress_bar=false", "logger.video=false", "seed=2"]
 
 
 @pytest.mark.parametrize("override", ["seed=3", "hydra.run.dir=x", "+seed=1"])
