@@ -6,6 +6,7 @@ import os
 import pickle
 import re
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ MODEL_FORMAT = "lunar_dqn.model"
 MODEL_VERSION = 1
 CHECKPOINT_FORMAT = "lunar_dqn.checkpoint"
 CHECKPOINT_VERSION = 1
+SOLVED_MODEL = "lunar_lander_model.pt"  # the lab's file name, written when a run solves
+FINAL_MODEL = "final_model.pt"  # written at the end of every run that did not diverge
 
 
 class CheckpointError(RuntimeError):
@@ -42,21 +45,32 @@ def atomic_save(obj: Any, path: Path) -> None:
 
 
 def safe_load(path: Path, what: str = "file") -> Any:
-    """`torch.load(weights_only=True)`: tensors and plain containers only, never arbitrary code."""
+    """`torch.load(weights_only=True)`: tensors and plain containers only, never arbitrary code.
+
+    Files that are not zip archives (the only format `torch.save` writes) are refused before
+    any unpickling: random bytes, truncated files and raw pickles all stop there.
+    """
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a directory, not a {what}")
     if not path.is_file():
         raise CheckpointError(f"{what} not found: {path}")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path} is not a readable PyTorch file (corrupt, truncated or "
+                              "another format)")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # the error below says all; no extra lines on stderr
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        refused = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
+        refused = re.search(r"GLOBAL ([\w.]+)", str(err))  # both of torch's wordings
         if refused:
             raise CheckpointError(
                 f"{path} was refused: it would run code ({refused.group(1)}) when loaded; "
                 "lunar_dqn files hold only tensors and plain values") from None
         raise CheckpointError(f"{path} is not a readable PyTorch file (corrupt or truncated?): "
                               "UnpicklingError") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
+    except Exception as err:  # any other failure to parse untrusted bytes: one line, no trace
         raise CheckpointError(f"{path} is not a readable PyTorch file (corrupt or truncated?): "
                               f"{type(err).__name__}") from None
 
@@ -73,12 +87,36 @@ def save_model(path: Path, network: nn.Module, obs_dim: int, num_actions: int,
     )
 
 
+def _check_model_fields(path: Path, data: dict) -> None:
+    """A lunar_dqn model file whose fields are missing or of the wrong kind is damaged."""
+    def positive_int(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+    checks = {
+        "env_id": isinstance(data.get("env_id"), str),
+        "obs_dim": positive_int(data.get("obs_dim")),
+        "num_actions": positive_int(data.get("num_actions")),
+        "hidden_sizes": isinstance(data.get("hidden_sizes"), list)
+        and all(positive_int(h) for h in data["hidden_sizes"]),
+        "state_dict": isinstance(data.get("state_dict"), dict)
+        and all(isinstance(v, torch.Tensor) for v in data["state_dict"].values()),
+    }
+    bad = [name for name, ok in checks.items() if not ok]
+    if bad:
+        raise CheckpointError(f"{path} is a damaged lunar_dqn model file: "
+                              f"{', '.join(bad)} missing or invalid")
+
+
 def load_model(path: Path, hidden_sizes: list[int] | None = None) -> tuple[nn.Sequential, dict]:
     """Rebuild the Q-network a model file describes. With `hidden_sizes`, also check that the
     file matches that configured shape."""
     data = safe_load(path, "model file")
     if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
         raise CheckpointError(f"{path} is not a lunar_dqn model file")
+    if data.get("version") != MODEL_VERSION:
+        raise CheckpointError(f"{path} is a lunar_dqn model file of version "
+                              f"{data.get('version')!r}; this version reads {MODEL_VERSION}")
+    _check_model_fields(path, data)
     if hidden_sizes is not None and list(hidden_sizes) != data["hidden_sizes"]:
         raise CheckpointError(
             f"{path} holds a network of hidden sizes {data['hidden_sizes']}, "
@@ -87,9 +125,11 @@ def load_model(path: Path, hidden_sizes: list[int] | None = None) -> tuple[nn.Se
     network = make_q_network(data["obs_dim"], data["num_actions"], data["hidden_sizes"])
     try:
         network.load_state_dict(data["state_dict"])
-    except RuntimeError as err:
+    except RuntimeError as err:  # "Error(s) in loading state_dict...", then one line a reason
+        reasons = [line.strip() for line in str(err).splitlines()[1:] if line.strip()]
+        more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
         raise CheckpointError(f"{path} has weights that do not fit its own network: "
-                              f"{str(err).splitlines()[0]}") from None
+                              f"{reasons[0] if reasons else err}{more}") from None
     network.eval()
     return network, data
 

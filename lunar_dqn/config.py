@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
+
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
 
 @dataclass
@@ -53,6 +57,7 @@ class LoggerConfig:
     tensorboard: bool = True
     log_every_steps: int = 2_000  # env steps between loss / Q / epsilon / SPS scalars
     progress_bar: bool = True  # shown only when stderr is a terminal
+    video: bool = True  # at the end, a greedy episode of the final model to videos/ and TensorBoard
 
 
 @dataclass
@@ -94,6 +99,14 @@ def register_configs() -> None:
     cs.store(group="buffer", name="base_buffer", node=BufferConfig)
     cs.store(group="logger", name="base_logger", node=LoggerConfig)
     cs.store(group="train", name="base_train", node=TrainConfig)
+
+
+def compose_config(*overrides: str) -> DictConfig:
+    """The config `python -m lunar_dqn.train OVERRIDES...` would run with (Hydra's compose API,
+    for code that calls `train` or `Trainer` directly: tests, benchmarks)."""
+    register_configs()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
 
 
 class ConfigError(ValueError):

@@ -72,18 +72,28 @@ def _workers_ignore_signals(active: bool) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def make_vec_env(cfg: EnvConfig, render_mode: str | None = None) -> VectorEnv:
-    """`num_envs` copies of `cfg.id` that reset a finished sub-env within the same step.
-
-    SAME_STEP autoreset returns the reset observation in the step that ended the episode and
-    the true last observation in `infos["final_obs"]`, so every step is a real transition.
-    """
+def _make_kwargs(cfg: EnvConfig, render_mode: str | None) -> dict[str, Any]:
     check_env_id(cfg.id)
     kwargs: dict[str, Any] = dict(cfg.kwargs)
     if cfg.max_episode_steps is not None:
         kwargs["max_episode_steps"] = cfg.max_episode_steps
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
+    return kwargs
+
+
+def _invalid_kwargs(cfg: EnvConfig, err: TypeError) -> ConfigError:
+    """An option the environment's constructor does not take."""
+    return ConfigError(f"env.kwargs={dict(cfg.kwargs)!r} is invalid for {cfg.id}: {err}")
+
+
+def make_vec_env(cfg: EnvConfig, render_mode: str | None = None) -> VectorEnv:
+    """`num_envs` copies of `cfg.id` that reset a finished sub-env within the same step.
+
+    SAME_STEP autoreset returns the reset observation in the step that ended the episode and
+    the true last observation in `infos["final_obs"]`, so every step is a real transition.
+    """
+    kwargs = _make_kwargs(cfg, render_mode)
     try:
         with _workers_ignore_signals(cfg.vectorization_mode == "async"):
             return gym.make_vec(
@@ -91,9 +101,18 @@ def make_vec_env(cfg: EnvConfig, render_mode: str | None = None) -> VectorEnv:
                 vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
                 wrappers=[EpisodeReplay], **kwargs,
             )
-    except TypeError as err:  # an option the environment's constructor does not take
-        raise ConfigError(
-            f"env.kwargs={dict(cfg.kwargs)!r} is invalid for {cfg.id}: {err}") from None
+    except TypeError as err:
+        raise _invalid_kwargs(cfg, err) from None
+
+
+def make_env(cfg: EnvConfig, render_mode: str | None = None) -> gym.Env:
+    """One copy of `cfg.id` (`num_envs` ignored), for watching or recording episodes: unlike
+    the vector env, it shows an episode's last frame before any reset."""
+    kwargs = _make_kwargs(cfg, render_mode)
+    try:
+        return gym.make(cfg.id, **kwargs)
+    except TypeError as err:
+        raise _invalid_kwargs(cfg, err) from None
 
 
 def true_next_obs(next_obs: np.ndarray, done: np.ndarray, infos: dict[str, Any]) -> np.ndarray:

@@ -1,13 +1,34 @@
-"""Greedy evaluation of a trained Q-network on seeds never used in training."""
+"""Greedy evaluation of a trained Q-network on seeds never used in training.
+
+`python -m lunar_dqn.evaluate run_dir=DIR` (or `checkpoint=FILE`) plays `episodes` greedy
+episodes, prints their figures and writes `evaluation.json`; `video=true` records episodes to
+.mp4 and `render=human` shows them in a window.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import hydra
 import numpy as np
 import torch
+from hydra.core.config_store import ConfigStore
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from lunar_dqn.config import EnvConfig
+from lunar_dqn.checkpoint import SOLVED_MODEL, CheckpointError, load_model
+from lunar_dqn.cli import exits_on_user_error, run_hydra_app
+from lunar_dqn.config import ConfigError, EnvConfig
 from lunar_dqn.envs import make_vec_env
+from lunar_dqn.rundir import RUN_CONFIG, find_model, read_run_settings
+from lunar_dqn.video import check_screen, record_video, watch
+
+log = logging.getLogger(__name__)
 
 # Training resets its sub-envs with seeds seed + i for small i; evaluation episodes use
 # EVAL_SEED_BASE + k, far from any training seed.
@@ -50,3 +71,126 @@ def summarize(returns: list[float]) -> dict[str, float]:
         "min": float(points.min()), "max": float(points.max()),
         "landed_share": float((points >= LANDED_POINTS).mean()),
     }
+
+
+EVALUATION_FILE = "evaluation.json"
+VIDEO_DIR = "videos"
+
+
+@dataclass
+class EvaluateConfig:
+    run_dir: str | None = None  # a training run: its config and its model
+    checkpoint: str | None = None  # a model file instead of the run's own
+    episodes: int = 100
+    num_envs: int = 8  # environments played side by side; the results do not depend on it
+    video: bool = False  # record `watch_episodes` episodes to <output dir>/videos/*.mp4
+    render: str | None = None  # "human": show `watch_episodes` episodes in a window
+    watch_episodes: int = 3
+
+
+@dataclass
+class Subject:
+    """What is evaluated: a model file, and the environment and shape it must fit."""
+    model: Path
+    env: Any  # EnvConfig or a DictConfig typed by it
+    hidden_sizes: list[int] | None  # None: no config to check the file against
+    note: str  # how the model was chosen, for the report
+
+
+def validate_options(cfg: Any) -> None:
+    if cfg.run_dir is None and cfg.checkpoint is None:
+        raise ConfigError("nothing to evaluate: give run_dir=DIR (a training run) or "
+                          "checkpoint=FILE (a model file)")
+    for key in ("episodes", "num_envs", "watch_episodes"):
+        if cfg[key] < 1:
+            raise ConfigError(f"{key}={cfg[key]} is invalid: must be >= 1")
+    if cfg.render not in (None, "human"):
+        raise ConfigError(f"render={cfg.render} is invalid: must be 'human' or null")
+
+
+def choose_subject(run_dir: str | None, checkpoint: str | None) -> Subject:
+    """run_dir: the run's solved model, else its final one. checkpoint: that file, with the
+    config of run_dir if given, else of the run directory it sits in, else the environment's
+    defaults."""
+    if checkpoint is None:
+        run = Path(run_dir)
+        settings = read_run_settings(run)
+        model = find_model(run)
+        note = ("saved when the run solved" if model.name == SOLVED_MODEL
+                else "saved when the run ended; it did not solve")
+        return Subject(model, settings.env, settings.hidden_sizes, note)
+    model = Path(checkpoint)
+    config_dir = Path(run_dir) if run_dir is not None else model.parent
+    if run_dir is not None or (config_dir / RUN_CONFIG).is_file():
+        settings = read_run_settings(config_dir)
+        return Subject(model, settings.env, settings.hidden_sizes,
+                       f"with the settings of run {config_dir}")
+    return Subject(model, None, None, "with the environment's default settings")
+
+
+def load_subject(subject: Subject) -> tuple[nn.Module, Any]:
+    """The network, and the environment config to play it in (checked to fit each other)."""
+    network, meta = load_model(subject.model, subject.hidden_sizes)
+    env = subject.env if subject.env is not None else EnvConfig(id=meta["env_id"])
+    if meta["env_id"] != env.id:
+        raise CheckpointError(f"{subject.model} was trained on {meta['env_id']}, but the run's "
+                              f"config plays {env.id}")
+    return network, env
+
+
+def report(summary: dict[str, float], model: Path, note: str) -> list[str]:
+    n = summary["episodes"]
+    landed = round(summary["landed_share"] * n)
+    return [
+        f"model: {model} ({note})",
+        f"episodes: {n} greedy, on seeds {EVAL_SEED_BASE}-{EVAL_SEED_BASE + n - 1}",
+        f"points: {summary['mean']:.2f} ± {summary['std']:.2f} "
+        f"(min {summary['min']:.2f}, max {summary['max']:.2f})",
+        f"landed: {landed}/{n} episodes ({summary['landed_share']:.0%}) with >= "
+        f"{LANDED_POINTS:.0f} points",
+    ]
+
+
+def evaluate(cfg: Any, out_dir: Path) -> dict[str, Any]:
+    """Evaluate as `python -m lunar_dqn.evaluate` does, writing into `out_dir`."""
+    validate_options(cfg)
+    if cfg.render == "human":
+        check_screen()  # fail before the evaluation, not after it
+    subject = choose_subject(cfg.run_dir, cfg.checkpoint)
+    network, env = load_subject(subject)
+    env_cfg = OmegaConf.merge(OmegaConf.structured(EnvConfig), env)
+    env_cfg.num_envs = cfg.num_envs
+    returns = greedy_returns(network, env_cfg, cfg.episodes)
+    results = {"model": str(subject.model), "seed_base": EVAL_SEED_BASE,
+               **summarize(returns), "points": returns}
+    for line in report(results, subject.model, subject.note):
+        log.info(line)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / EVALUATION_FILE).write_text(json.dumps(results, indent=2) + "\n")
+    log.info("wrote %s", out_dir / EVALUATION_FILE)
+    seeds = [EVAL_SEED_BASE + k for k in range(cfg.watch_episodes)]
+    if cfg.video:
+        for k, seed in enumerate(seeds):
+            path = out_dir / VIDEO_DIR / f"episode-{k}.mp4"
+            episode = record_video(network, env_cfg, seed, path)
+            log.info("recorded %s: seed %d, %.2f points in %d steps", path, seed,
+                     episode.points, episode.steps)
+    if cfg.render == "human":
+        for episode in watch(network, env_cfg, seeds):
+            log.info("watched seed %d: %.2f points in %d steps", episode.seed, episode.points,
+                     episode.steps)
+    return results
+
+
+ConfigStore.instance().store(name="base_evaluate", node=EvaluateConfig)
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
+@exits_on_user_error
+def main(cfg: DictConfig) -> None:
+    torch.set_num_threads(1)  # the network is tiny: more threads only wait on each other
+    evaluate(cfg, Path(HydraConfig.get().runtime.output_dir))
+
+
+if __name__ == "__main__":
+    run_hydra_app(main)

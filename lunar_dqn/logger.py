@@ -5,10 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tensorboard.backend.event_processing.event_file_loader import RawEventFileLoader
 from tensorboard.compat.proto.event_pb2 import Event
+from tensorboard.compat.proto.summary_pb2 import Summary
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams
+
+from lunar_dqn.video import animated_gif
 
 # Tags, in CleanRL's style. Episode curves are indexed by episode number, as the lab plots them.
 EPISODE_POINTS = "charts/episode_points"
@@ -18,6 +22,11 @@ Q_MEAN = "losses/q_mean"
 EPSILON = "charts/epsilon"
 SPS = "charts/SPS"
 EPISODE_TAGS = (EPISODE_POINTS, AVERAGE_POINTS)
+FINAL_VIDEO = "videos/final_model"
+
+# A video in TensorBoard is an animated GIF; every 2nd frame at a quarter of each side keeps a
+# LunarLander episode (600x400 frames) to about 150 KB per 300 steps in the event file.
+VIDEO_EVERY, VIDEO_SHRINK = 2, 4
 
 
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -94,6 +103,18 @@ class Logger:
             self.writer.file_writer.add_summary(summary)
         for tag, value in metrics.items():
             self.writer.add_scalar(tag, value)
+
+    def video(self, tag: str, frames: list[np.ndarray], fps: float, step: int = 0) -> None:
+        """An episode's frames as an animated GIF in the Images tab. (`SummaryWriter.add_video`
+        needs `moviepy.editor`, which moviepy 2 removed: it writes nothing.)"""
+        if not self.writer or not frames:
+            return
+        height, width, channels = frames[0].shape
+        gif = animated_gif(frames, fps, VIDEO_EVERY, VIDEO_SHRINK)
+        image = Summary.Image(height=height // VIDEO_SHRINK, width=width // VIDEO_SHRINK,
+                              colorspace=channels, encoded_image_string=gif)
+        self.writer.file_writer.add_summary(Summary(value=[Summary.Value(tag=tag, image=image)]),
+                                            step)
 
     def close(self) -> None:
         if self.writer:

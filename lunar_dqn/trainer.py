@@ -20,20 +20,28 @@ from tqdm import tqdm
 import lunar_dqn
 from lunar_dqn.agent import DQNAgent
 from lunar_dqn.buffer import ReplayBuffer
-from lunar_dqn.checkpoint import load_checkpoint, save_checkpoint, save_model
+from lunar_dqn.checkpoint import (
+    FINAL_MODEL,
+    SOLVED_MODEL,
+    load_checkpoint,
+    save_checkpoint,
+    save_model,
+)
 from lunar_dqn.config import ConfigError, validate
 from lunar_dqn.envs import EPISODE_START, make_vec_env, true_next_obs
+from lunar_dqn.evaluate import EVAL_SEED_BASE
 from lunar_dqn.history import HISTORY_FILE, EpisodeHistory
-from lunar_dqn.logger import EPSILON, Q_MEAN, SPS, TD_LOSS, Logger
+from lunar_dqn.logger import EPSILON, FINAL_VIDEO, Q_MEAN, SPS, TD_LOSS, Logger
 from lunar_dqn.nstep import NStepWindow
+from lunar_dqn.plot import write_training_curve
 from lunar_dqn.provenance import git_commit
+from lunar_dqn.video import record_video
 
 log = logging.getLogger(__name__)
 
-SOLVED_MODEL = "lunar_lander_model.pt"  # the lab's file name, written when the run solves
-FINAL_MODEL = "final_model.pt"  # written at the end of every run that did not diverge
 CHECKPOINT = "checkpoint.pt"  # everything needed to continue the run exactly
 SUMMARY_FILE = "summary.json"
+FINAL_VIDEO_FILE = "videos/final_model.mp4"
 LOG_EVERY_EPISODES = 100
 
 
@@ -367,11 +375,25 @@ class Trainer:
         results = {k: float(v) for k, v in summary.items()
                    if isinstance(v, (int, float)) and not math.isnan(float(v))}
         self.logger.hyperparameters(OmegaConf.to_container(self.cfg, resolve=True), results)
+        write_training_curve(self.history.points, self.run_dir)
+        if self.cfg.logger.video:
+            self._record_final_video()
         log.info("%s after %d episodes, %d env steps, %.1f s: last %d-episode average %.2f",
                  "solved" if summary["solved"] else "not solved", summary["episodes"],
                  summary["env_steps"], summary["wall_time_s"], self.cfg.train.solve_window,
                  self.history.average)
         return summary
+
+    def _record_final_video(self) -> None:
+        """A greedy episode of the final model on the first evaluation seed."""
+        if "rgb_array" not in self.envs.metadata.get("render_modes", ()):
+            log.warning("no video: %s cannot render frames", self.cfg.env.id)
+            return
+        episode = record_video(self.agent.online, self.cfg.env, EVAL_SEED_BASE,
+                               self.run_dir / FINAL_VIDEO_FILE)
+        self.logger.video(FINAL_VIDEO, episode.frames, episode.fps)
+        log.info("recorded %s: %.2f points in %d steps", FINAL_VIDEO_FILE, episode.points,
+                 episode.steps)
 
     def close(self) -> None:
         self.logger.close()

@@ -1,0 +1,152 @@
+"""Model files: a round trip, and one clear line for every file that cannot be used."""
+
+import pickle
+import zipfile
+
+import pytest
+import torch
+
+from lunar_dqn.checkpoint import CheckpointError, load_model, safe_load, save_model
+from lunar_dqn.networks import make_q_network
+from runutil import WritesMarker
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    torch.manual_seed(0)
+    network = make_q_network(8, 4, [16, 8])
+    path = tmp_path / "model.pt"
+    save_model(path, network, 8, 4, [16, 8], "LunarLander-v3")
+    return path, network
+
+
+def load_error(path, hidden_sizes=None) -> str:
+    with pytest.raises(CheckpointError) as err:
+        load_model(path, hidden_sizes)
+    message = str(err.value)
+    assert "\n" not in message
+    return message
+
+
+def test_saved_model_loads_back_with_the_same_outputs_and_metadata(model_file):
+    path, network = model_file
+    loaded, meta = load_model(path, hidden_sizes=[16, 8])
+    obs = torch.randn(5, 8)
+    assert torch.equal(loaded(obs), network(obs))
+    assert (meta["env_id"], meta["obs_dim"], meta["num_actions"], meta["hidden_sizes"]) == (
+        "LunarLander-v3", 8, 4, [16, 8])
+    assert not loaded.training
+
+
+def test_missing_file(tmp_path):
+    assert load_error(tmp_path / "nope.pt") == f"model file not found: {tmp_path / 'nope.pt'}"
+
+
+def test_directory_instead_of_file(tmp_path):
+    assert load_error(tmp_path) == f"{tmp_path} is a directory, not a model file"
+
+
+@pytest.mark.parametrize("content", [b"", b"hello world\n", bytes(range(256)) * 8],
+                         ids=["empty", "text", "random-bytes"])
+def test_bytes_that_are_not_a_pytorch_file(tmp_path, content):
+    path = tmp_path / "bad.pt"
+    path.write_bytes(content)
+    assert load_error(path) == (
+        f"{path} is not a readable PyTorch file (corrupt, truncated or another format)")
+
+
+def test_truncated_model(model_file, tmp_path):
+    path, _ = model_file
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(path.read_bytes()[:-200])
+    assert "is not a readable PyTorch file" in load_error(truncated)
+
+
+def test_zip_archive_that_torch_cannot_read(tmp_path):
+    path = tmp_path / "archive.pt"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("notes.txt", "not a model")
+    assert load_error(path) == (
+        f"{path} is not a readable PyTorch file (corrupt or truncated?): RuntimeError")
+
+
+@pytest.mark.parametrize("content", [
+    {"0.weight": torch.zeros(4, 8), "0.bias": torch.zeros(4)},  # a bare state_dict
+    [1, 2, 3],
+    {"format": "something.else", "version": 1},
+], ids=["state-dict", "list", "other-format"])
+def test_pytorch_file_that_is_not_a_lunar_dqn_model(tmp_path, content):
+    path = tmp_path / "other.pt"
+    torch.save(content, path)
+    assert load_error(path) == f"{path} is not a lunar_dqn model file"
+
+
+def test_hidden_sizes_that_differ_from_the_config(model_file):
+    path, _ = model_file
+    assert load_error(path, hidden_sizes=[64, 64]) == (
+        f"{path} holds a network of hidden sizes [16, 8], but the config asks for [64, 64]")
+
+
+def test_newer_format_version(model_file):
+    path, _ = model_file
+    data = torch.load(path, weights_only=True)
+    torch.save({**data, "version": 2}, path)
+    assert load_error(path) == (
+        f"{path} is a lunar_dqn model file of version 2; this version reads 1")
+
+
+@pytest.mark.parametrize("change, bad", [
+    ({"state_dict": None}, "state_dict"),
+    ({"hidden_sizes": [16, 0]}, "hidden_sizes"),
+    ({"obs_dim": "8", "num_actions": 0}, "obs_dim, num_actions"),
+])
+def test_damaged_fields(model_file, change, bad):
+    path, _ = model_file
+    data = torch.load(path, weights_only=True)
+    torch.save({**data, **change}, path)
+    assert load_error(path) == f"{path} is a damaged lunar_dqn model file: {bad} missing or invalid"
+
+
+def test_weights_that_do_not_fit_the_described_network(model_file):
+    path, _ = model_file
+    data = torch.load(path, weights_only=True)
+    torch.save({**data, "hidden_sizes": [32, 8]}, path)
+    assert load_error(path) == (
+        f"{path} has weights that do not fit its own network: size mismatch for 0.weight: "
+        "copying a param with shape torch.Size([16, 8]) from checkpoint, the shape in current "
+        "model is torch.Size([32, 8]). (and 2 more)")
+
+
+REFUSED = ("was refused: it would run code ({}.open) when loaded; lunar_dqn files hold only "
+           "tensors and plain values")
+NOT_PYTORCH = "is not a readable PyTorch file (corrupt, truncated or another format)"
+
+
+@pytest.mark.parametrize("write, expected", [
+    (lambda obj, path: torch.save(obj, path), REFUSED),
+    (lambda obj, path: torch.save({"format": "lunar_dqn.model", "state_dict": obj}, path),
+     REFUSED),
+    (lambda obj, path: path.write_bytes(pickle.dumps(obj)), NOT_PYTORCH),
+], ids=["torch-save", "inside-a-model-dict", "raw-pickle"])
+def test_pickle_that_would_run_code_is_refused_without_running_it(tmp_path, write, expected):
+    marker = tmp_path / "code-ran"
+    path = tmp_path / "evil.pt"
+    write(WritesMarker(marker), path)
+    assert load_error(path) == f"{path} {expected.format(open.__module__)}"
+    assert not marker.exists()
+
+
+def test_the_marker_pickle_does_run_code_when_loaded_unsafely(tmp_path):
+    """The refusal above means something: an unsafe load of the same file creates the marker."""
+    marker = tmp_path / "code-ran"
+    path = tmp_path / "evil.pt"
+    torch.save(WritesMarker(marker), path)
+    torch.load(path, weights_only=False).close()
+    assert marker.exists()
+
+
+def test_safe_load_reads_plain_containers(tmp_path):
+    path = tmp_path / "plain.pt"
+    torch.save({"a": [1, 2], "t": torch.arange(3)}, path)
+    data = safe_load(path)
+    assert data["a"] == [1, 2] and torch.equal(data["t"], torch.arange(3))

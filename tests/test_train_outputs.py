@@ -1,0 +1,90 @@
+"""What a training run leaves to look at: the training curve, and a video of its final model."""
+
+import io
+import logging
+import re
+
+import imageio_ffmpeg
+import pytest
+from PIL import Image
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from conftest import REPO, compose_config, run_module
+from lunar_dqn.checkpoint import FINAL_MODEL, load_model
+from lunar_dqn.config import EnvConfig
+from lunar_dqn.envs import make_env
+from lunar_dqn.evaluate import EVAL_SEED_BASE
+from lunar_dqn.logger import FINAL_VIDEO
+from lunar_dqn.plot import TRAINING_CURVE
+from lunar_dqn.train import resume_config, train
+from lunar_dqn.trainer import FINAL_VIDEO_FILE, Trainer
+from lunar_dqn.video import play_greedy
+
+
+def train_in_process(run_dir, *overrides):
+    trainer = Trainer(compose_config(*overrides), run_dir)
+    try:
+        return trainer.run()
+    finally:
+        trainer.close()
+
+
+def test_video_switch_off_leaves_only_the_curve(tmp_path):
+    summary = train_in_process(tmp_path, "debug=smoke", "logger.tensorboard=false",
+                               "train.max_env_steps=400")
+    assert summary["episodes"] >= 1
+    assert Image.open(tmp_path / TRAINING_CURVE).size == (1000, 700)
+    assert not (tmp_path / "videos").exists()
+
+
+def test_an_environment_without_frames_gets_a_warning_not_a_video(tmp_path, counting_env_id,
+                                                                   caplog):
+    caplog.set_level(logging.WARNING)
+    train_in_process(tmp_path, f"env.id={counting_env_id}", "env.num_envs=2",
+                     "train.max_env_steps=40", "logger.tensorboard=false", "logger.video=true")
+    assert f"no video: {counting_env_id} cannot render frames" in caplog.messages
+    assert not (tmp_path / "videos").exists()
+    assert (tmp_path / TRAINING_CURVE).is_file()
+
+
+def test_the_video_switch_may_change_when_a_run_is_resumed(tmp_path):
+    train(compose_config("debug=smoke", "train.max_env_steps=300", "logger.tensorboard=false"),
+          tmp_path)  # debug=smoke records no video
+    current = compose_config("debug=smoke", "logger.video=true", f"resume={tmp_path}")
+    assert resume_config(tmp_path, ["logger.video=true"], current).logger.video is True
+
+
+@pytest.mark.slow
+def test_training_records_the_final_model_to_mp4_and_tensorboard(tmp_path):
+    run_dir = tmp_path / "run"
+    result = run_module("lunar_dqn.train", "debug=smoke", "logger.video=true",
+                        "env.max_episode_steps=60", f"hydra.run.dir={run_dir}", cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    found = re.search(rf"recorded {FINAL_VIDEO_FILE}: (-?[\d.]+) points in (\d+) steps",
+                      result.stdout)
+    assert found, result.stdout
+    steps = int(found.group(2))
+    frames, _ = imageio_ffmpeg.count_frames_and_secs(str(run_dir / FINAL_VIDEO_FILE))
+    assert frames == steps + 1
+    # it is the final model's greedy episode on the first evaluation seed
+    network, _ = load_model(run_dir / FINAL_MODEL)
+    env = make_env(EnvConfig(max_episode_steps=60))
+    try:
+        replay = play_greedy(network, env, EVAL_SEED_BASE)
+    finally:
+        env.close()
+    assert replay.steps == steps
+    assert replay.points == pytest.approx(float(found.group(1)), abs=0.01)
+    # TensorBoard has it as an animated GIF: every 2nd frame, a quarter of each side
+    events = next(run_dir.glob("events.out.tfevents.*"))
+    acc = EventAccumulator(str(events), size_guidance={"images": 0})
+    acc.Reload()
+    image = acc.Images(FINAL_VIDEO)[0]
+    gif = Image.open(io.BytesIO(image.encoded_image_string))
+    assert gif.format == "GIF" and gif.size == (150, 100) == (image.width, image.height)
+    durations = []
+    for k in range(gif.n_frames):  # Pillow merges repeated frames, adding their durations
+        gif.seek(k)
+        durations.append(gif.info["duration"])
+    assert sum(durations) == 40 * len(range(0, steps + 1, 2))
+    assert Image.open(run_dir / TRAINING_CURVE).size == (1000, 700)
