@@ -30,10 +30,10 @@ def td_targets(batch: Batch, next_q_target: torch.Tensor,
     return batch.rewards + batch.discounts * next_value * (1.0 - batch.terminated)
 
 
-def soft_update(target: nn.Module, online: nn.Module, tau: float) -> None:
+def soft_update(target: list[torch.Tensor], online: list[torch.Tensor], tau: float) -> None:
     """`w_target <- tau * w + (1 - tau) * w_target`, in place, for every parameter."""
     with torch.no_grad():
-        torch._foreach_lerp_(list(target.parameters()), list(online.parameters()), tau)
+        torch._foreach_lerp_(target, online, tau)
 
 
 def decay_epsilon(epsilon: float, episodes_finished: int, decay: float, minimum: float) -> float:
@@ -55,6 +55,8 @@ class DQNAgent:
         self.online = make_q_network(obs_dim, num_actions, cfg.hidden_sizes).to(device)
         self.target = copy.deepcopy(self.online)
         self.target.requires_grad_(False)
+        self.online_params = list(self.online.parameters())
+        self.target_params = list(self.target.parameters())
         # The fused kernel does Adam's arithmetic for all parameters in one pass: 2.5x faster
         # than the foreach path for these small networks on CPU.
         self.optimizer = torch.optim.Adam(self.online.parameters(), lr=cfg.learning_rate,
@@ -109,11 +111,11 @@ class DQNAgent:
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
         if self.cfg.max_grad_norm is not None:
-            nn.utils.clip_grad_norm_(self.online.parameters(), self.cfg.max_grad_norm, foreach=True)
+            nn.utils.clip_grad_norm_(self.online_params, self.cfg.max_grad_norm, foreach=True)
         self.optimizer.step()
         self.updates += 1
         if self.updates % self.cfg.target_update_every == 0:
-            soft_update(self.target, self.online, self.cfg.tau)
+            soft_update(self.target_params, self.online_params, self.cfg.tau)
         return loss.detach(), q_mean
 
     def state_dict(self) -> dict:

@@ -29,21 +29,21 @@ class EnvConfig:
 
 @dataclass
 class AgentConfig:
-    hidden_sizes: list[int] = field(default_factory=lambda: [64, 64])
+    hidden_sizes: list[int] = field(default_factory=lambda: [128, 128])
     learning_rate: float = 1e-3
-    gamma: float = 0.995
-    tau: float = 1e-3  # soft target update: w_target <- tau * w + (1 - tau) * w_target
+    gamma: float = 0.99
+    tau: float = 5e-3  # soft target update: w_target <- tau * w + (1 - tau) * w_target
     target_update_every: int = 1  # gradient steps between target updates (tau=1: hard copy)
     n_step: int = 1  # returns over n steps, bootstrapped with gamma^n (the lab: 1)
-    batch_size: int = 64
-    replay_ratio: int = 4  # transitions collected per gradient step
+    batch_size: int = 128
+    replay_ratio: int = 2  # transitions collected per gradient step
     loss: str = "mse"  # mse | huber
-    backward: str = "autograd"  # autograd | manual (hand-written MLP gradients, same values)
+    backward: str = "manual"  # manual (hand-written MLP gradients) | autograd: same values
     double_dqn: bool = False
     max_grad_norm: float | None = None  # None: no clipping
     epsilon_start: float = 1.0
     epsilon_min: float = 0.01
-    epsilon_decay: float = 0.995  # multiplied in once per finished episode
+    epsilon_decay: float = 0.98  # multiplied in once per finished episode
     epsilon_decay_steps: int | None = None  # if set: linear decay over this many env steps
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -27,7 +28,7 @@ from lunar_dqn.checkpoint import (
     save_checkpoint,
     save_model,
 )
-from lunar_dqn.config import ConfigError, validate
+from lunar_dqn.config import Config, ConfigError, validate
 from lunar_dqn.envs import EPISODE_START, make_vec_env, true_next_obs
 from lunar_dqn.evaluate import EVAL_SEED_BASE
 from lunar_dqn.history import HISTORY_FILE, EpisodeHistory
@@ -94,7 +95,8 @@ class Trainer:
 
     def __init__(self, cfg: Any, run_dir: Path, resume: bool = False) -> None:
         validate(cfg)
-        self.cfg = cfg
+        # Plain dataclasses: reading a DictConfig attribute in the hot loop costs microseconds.
+        self.cfg: Config = OmegaConf.to_object(cfg) if OmegaConf.is_config(cfg) else cfg
         self.run_dir = run_dir
         self.device = resolve_device(cfg.device)
         checkpoint = load_checkpoint(run_dir / CHECKPOINT) if resume else None
@@ -281,7 +283,7 @@ class Trainer:
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "config": OmegaConf.to_yaml(self.cfg),
+            "config": OmegaConf.to_yaml(OmegaConf.structured(self.cfg)),
             "agent": self.agent.state_dict(),
             "buffer": self.buffer.state_dict(),
             "nstep": self.nstep.state_dict(),
@@ -374,7 +376,7 @@ class Trainer:
         summary = self._write_summary("solved" if self.solved_episode is not None else "budget")
         results = {k: float(v) for k, v in summary.items()
                    if isinstance(v, (int, float)) and not math.isnan(float(v))}
-        self.logger.hyperparameters(OmegaConf.to_container(self.cfg, resolve=True), results)
+        self.logger.hyperparameters(dataclasses.asdict(self.cfg), results)
         write_training_curve(self.history.points, self.run_dir)
         if self.cfg.logger.video:
             self._record_final_video()

@@ -92,7 +92,7 @@ def test_target_starts_as_a_copy_of_online():
 
 def test_soft_update_is_the_lab_rule():
     online, target = fixed_linear([[1.0, 2.0]]), fixed_linear([[3.0, -2.0]])
-    soft_update(target, online, tau=0.25)
+    soft_update(list(target.parameters()), list(online.parameters()), tau=0.25)
     # 0.25 * w + 0.75 * w_target
     assert target.weight.tolist() == [[pytest.approx(2.5), pytest.approx(-1.0)]]
     assert online.weight.tolist() == [[1.0, 2.0]]
