@@ -97,6 +97,7 @@ class Trainer:
         validate(cfg)
         # Plain dataclasses: reading a DictConfig attribute in the hot loop costs microseconds.
         self.cfg: Config = OmegaConf.to_object(cfg) if OmegaConf.is_config(cfg) else cfg
+        cfg = self.cfg
         self.run_dir = run_dir
         self.device = resolve_device(cfg.device)
         checkpoint = load_checkpoint(run_dir / CHECKPOINT) if resume else None

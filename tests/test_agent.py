@@ -185,3 +185,16 @@ def test_gradient_clipping_bounds_the_step():
     agent.learn(two_transition_batch())
     after = torch.nn.utils.parameters_to_vector(agent.online.parameters())
     assert (after - before).norm().item() == pytest.approx(0.01, rel=1e-3)
+
+
+def test_trainer_hands_plain_dataclasses_to_the_hot_loop(tmp_path):
+    """OmegaConf attribute reads cost microseconds each; the loop must not make them."""
+    from conftest import compose_config
+    from lunar_dqn.config import AgentConfig as Schema
+    from lunar_dqn.trainer import Trainer
+
+    trainer = Trainer(compose_config("debug=smoke", "logger.tensorboard=false"), tmp_path)
+    try:
+        assert type(trainer.cfg.agent) is Schema and type(trainer.agent.cfg) is Schema
+    finally:
+        trainer.close()
