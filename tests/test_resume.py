@@ -141,41 +141,46 @@ LONG = ("debug=smoke", "train.max_episodes=1000", "train.solve_score=1000",
         "train.max_env_steps=6000", "train.checkpoint_every=500", "env.vectorization_mode=sync")
 
 
-def start_training(run_dir: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "lunar_dqn.train", *LONG, *extra,
+def start_training(run_dir: Path, *extra: str, args: tuple[str, ...] = LONG) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "lunar_dqn.train", *args, *extra,
                              f"hydra.run.dir={run_dir}"], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def wait_for_checkpoint(run_dir: Path, proc: subprocess.Popen) -> None:
-    while not (run_dir / CHECKPOINT).exists() and proc.poll() is None:
+def wait_for_checkpoint(run_dir: Path, proc: subprocess.Popen, newer_than: float = 0.0) -> None:
+    """Until the run writes a checkpoint (newer than `newer_than`, an mtime) or ends."""
+    path = run_dir / CHECKPOINT
+    while proc.poll() is None and not (path.exists() and path.stat().st_mtime > newer_than):
         time.sleep(0.02)
 
 
 @pytest.mark.slow
 def test_sigkill_at_random_moments_and_resume_matches_uninterrupted_run(tmp_path):
     cycles = int(os.environ.get("LUNAR_DQN_KILL_CYCLES", "3"))
+    budget = 3000 * (cycles + 1)  # room for every cycle to make progress before its kill
+    args = (*LONG, f"train.max_env_steps={budget}")
     reference = tmp_path / "reference"
-    assert run_module("lunar_dqn.train", *LONG, f"hydra.run.dir={reference}",
+    assert run_module("lunar_dqn.train", *args, f"hydra.run.dir={reference}",
                       cwd=REPO).returncode == 0
     run = tmp_path / "killed"
     rng = random.Random(0)
-    proc = start_training(run)
-    kills = 0
+    proc = start_training(run, args=args)
+    kills, last_checkpoint = 0, 0.0
     for _ in range(cycles):
-        wait_for_checkpoint(run, proc)
-        time.sleep(rng.uniform(0.0, 0.6))
+        wait_for_checkpoint(run, proc, newer_than=last_checkpoint)  # progress since the last kill
+        time.sleep(rng.uniform(0.0, 0.5))  # then a random moment: mid-step, mid-write, ...
         if proc.poll() is not None:
             break
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         kills += 1
-        proc = start_training(run, f"resume={run}")
+        last_checkpoint = (run / CHECKPOINT).stat().st_mtime
+        proc = start_training(run, f"resume={run}", args=args)
     assert proc.wait() == 0, proc.stdout.read()
-    assert kills >= 1
+    assert kills == cycles, f"the run finished after {kills} of {cycles} kills"
     assert history_points(run) == history_points(reference)
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["env_steps"] == 6000 and summary["status"] == "budget"
+    assert summary["env_steps"] == budget and summary["status"] == "budget"
 
 
 @pytest.mark.slow
