@@ -110,12 +110,7 @@ def _check_model_fields(path: Path, data: dict) -> None:
 def load_model(path: Path, hidden_sizes: list[int] | None = None) -> tuple[nn.Sequential, dict]:
     """Rebuild the Q-network a model file describes. With `hidden_sizes`, also check that the
     file matches that configured shape."""
-    data = safe_load(path, "model file")
-    if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
-        raise CheckpointError(f"{path} is not a lunar_dqn model file")
-    if data.get("version") != MODEL_VERSION:
-        raise CheckpointError(f"{path} is a lunar_dqn model file of version "
-                              f"{data.get('version')!r}; this version reads {MODEL_VERSION}")
+    data = _load_lunar_dqn_file(path, "model file", MODEL_FORMAT, MODEL_VERSION)
     _check_model_fields(path, data)
     if hidden_sizes is not None and list(hidden_sizes) != data["hidden_sizes"]:
         raise CheckpointError(
@@ -139,10 +134,16 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
-    data = safe_load(path, "checkpoint")
-    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path} is not a lunar_dqn training checkpoint")
-    if data.get("version") != CHECKPOINT_VERSION:
-        raise CheckpointError(f"{path} is a checkpoint of version {data.get('version')}; "
-                              f"this lunar_dqn reads version {CHECKPOINT_VERSION}")
+    return _load_lunar_dqn_file(path, "training checkpoint", CHECKPOINT_FORMAT,
+                                CHECKPOINT_VERSION)
+
+
+def _load_lunar_dqn_file(path: Path, what: str, file_format: str, version: int) -> dict[str, Any]:
+    """A weights-only load that also checks the file is a `what` of the version this reads."""
+    data = safe_load(path, what)
+    if not isinstance(data, dict) or data.get("format") != file_format:
+        raise CheckpointError(f"{path} is not a lunar_dqn {what}")
+    if data.get("version") != version:
+        raise CheckpointError(f"{path} is a lunar_dqn {what} of version "
+                              f"{data.get('version')!r}; this version reads {version}")
     return data
