@@ -134,7 +134,8 @@ def machine_line(info: dict[str, Any]) -> str:
 
 
 def new_bench_dir(root: Path = BENCH_ROOT) -> Path:
-    path = root / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    # microseconds, as in the run directories: two benchmarks started in one second get two folders
+    path = root / datetime.now().strftime("%Y-%m-%d_%H-%M-%S.%f")
     path.mkdir(parents=True, exist_ok=False)
     return path
 

@@ -35,7 +35,7 @@ class AgentConfig:
     tau: float = 5e-3  # soft target update: w_target <- tau * w + (1 - tau) * w_target
     target_update_every: int = 1  # gradient steps between target updates (tau=1: hard copy)
     n_step: int = 1  # returns over n steps, bootstrapped with gamma^n (the lab: 1)
-    batch_size: int = 128
+    batch_size: int = 64
     replay_ratio: int = 2  # transitions collected per gradient step
     loss: str = "mse"  # mse | huber
     backward: str = "manual"  # manual (hand-written MLP gradients) | autograd: same values

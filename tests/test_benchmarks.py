@@ -337,3 +337,10 @@ def test_throughput_measures_every_row(tmp_path):
         assert len(r["samples"]["env_steps_per_s"]) == 2
         assert r["env_steps_per_s"] / r["gradient_steps_per_s"] == pytest.approx(4.0)
         assert r["raw_env_steps_per_s"] > 0
+
+
+def test_benchmarks_started_in_the_same_second_get_their_own_folders(tmp_path):
+    from benchmarks.common import new_bench_dir
+
+    first, second = new_bench_dir(tmp_path), new_bench_dir(tmp_path)
+    assert first != second and first.is_dir() and second.is_dir()
