@@ -103,6 +103,13 @@ def run_overrides(overrides: Sequence[str], seed: int) -> list[str]:
     return [*overrides, *FORCED_OVERRIDES, f"seed={seed}"]
 
 
+def hydra_value(key: str, path: Path) -> str:
+    """`key='path'`, quoted so that characters of Hydra's grammar (`=`, `,`, spaces) in a
+    folder name stay part of the value."""
+    escaped = str(path).replace("'", "\\'")
+    return f"{key}='{escaped}'"
+
+
 def train_in_subprocess(overrides: list[str], run_dir: Path) -> float:
     """`python -m lunar_dqn.train OVERRIDES` into `run_dir`, with this process's lunar_dqn
     first on the path; returns the whole process's seconds."""
@@ -113,7 +120,8 @@ def train_in_subprocess(overrides: list[str], run_dir: Path) -> float:
     start = time.perf_counter()
     with open(run_dir / "process.log", "w") as log:
         result = subprocess.run(
-            [sys.executable, "-m", "lunar_dqn.train", *overrides, f"hydra.run.dir={run_dir}"],
+            [sys.executable, "-m", "lunar_dqn.train", *overrides,
+             hydra_value("hydra.run.dir", run_dir)],
             stdout=log, stderr=subprocess.STDOUT, env=env, check=False)
     seconds = time.perf_counter() - start
     if result.returncode not in (0, DIVERGED_EXIT):

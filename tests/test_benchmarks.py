@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from benchmarks import profile_loop, side_by_side, throughput, time_to_solve
 from benchmarks.anchor import run_seed
@@ -102,6 +103,13 @@ def test_cli_passes_overrides_through_and_puts_its_own_last():
     assert time_to_solve.run_overrides(args.overrides, 2) == [
         "experiment=seed_notebook", "agent.tau=0.005", "train.stop_when_solved=true",
         "logger.progress_bar=false", "logger.video=false", "seed=2"]
+
+
+@pytest.mark.parametrize("folder", ["out/s_agent.lr=1e-3,x y/seed0", "out/it's/seed1"])
+def test_run_folders_with_hydra_grammar_characters_stay_one_value(folder):
+    override = OverridesParser.create().parse_override(
+        time_to_solve.hydra_value("hydra.run.dir", Path(folder)))
+    assert override.key_or_group == "hydra.run.dir" and override.value() == folder
 
 
 @pytest.mark.parametrize("override", ["seed=3", "hydra.run.dir=x", "+seed=1"])
