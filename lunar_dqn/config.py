@@ -68,6 +68,7 @@ class TrainConfig:
     solve_window: int = 100
     stop_when_solved: bool = True
     checkpoint_every: int = 50_000  # env steps between resumable checkpoints (and at the end)
+    saved_network: str = "target"  # target (Polyak average, steadier greedy) | online (the lab)
 
 
 @dataclass
@@ -167,6 +168,8 @@ def validate(cfg: Any) -> None:
     _check(t.max_episodes >= 1, "train.max_episodes", t.max_episodes, "must be >= 1")
     _check(t.solve_window >= 1, "train.solve_window", t.solve_window, "must be >= 1")
     _check(t.checkpoint_every >= 1, "train.checkpoint_every", t.checkpoint_every, "must be >= 1")
+    _check(t.saved_network in ("target", "online"), "train.saved_network", t.saved_network,
+           "must be 'target' or 'online'")
     log_every = cfg.logger.log_every_steps
     _check(log_every >= 1, "logger.log_every_steps", log_every, "must be >= 1")
     _check(cfg.torch_threads >= 1, "torch_threads", cfg.torch_threads, "must be >= 1")

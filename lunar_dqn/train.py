@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 # What may change when a run is resumed: budgets and conveniences, never the learning itself.
 SAFE_ON_RESUME = ("train.max_env_steps", "train.max_episodes", "train.stop_when_solved",
-                  "train.checkpoint_every",
+                  "train.checkpoint_every", "train.saved_network",
                   "logger.progress_bar", "logger.log_every_steps", "logger.video", "torch_threads",
                   "env.vectorization_mode")
 DIVERGED_EXIT = 3

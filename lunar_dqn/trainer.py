@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 from omegaconf import OmegaConf
+from torch import nn
 from tqdm import tqdm
 
 import lunar_dqn
@@ -343,8 +344,13 @@ class Trainer:
 
     # -- outputs --------------------------------------------------------------------------------
 
+    @property
+    def saved_network(self) -> nn.Module:
+        """The network the model files and the video show (`train.saved_network`)."""
+        return getattr(self.agent, self.cfg.train.saved_network)
+
     def _save_model(self, name: str) -> None:
-        save_model(self.run_dir / name, self.agent.online, self.obs_dim, self.num_actions,
+        save_model(self.run_dir / name, self.saved_network, self.obs_dim, self.num_actions,
                    list(self.cfg.agent.hidden_sizes), self.cfg.env.id)
 
     def summary(self, status: str, error: str | None = None) -> dict[str, Any]:
@@ -392,7 +398,7 @@ class Trainer:
         if "rgb_array" not in self.envs.metadata.get("render_modes", ()):
             log.warning("no video: %s cannot render frames", self.cfg.env.id)
             return
-        episode = record_video(self.agent.online, self.cfg.env, EVAL_SEED_BASE,
+        episode = record_video(self.saved_network, self.cfg.env, EVAL_SEED_BASE,
                                self.run_dir / FINAL_VIDEO_FILE)
         self.logger.video(FINAL_VIDEO, episode.frames, episode.fps)
         log.info("recorded %s: %.2f points in %d steps", FINAL_VIDEO_FILE, episode.points,

@@ -67,6 +67,7 @@ def test_unknown_preset_is_rejected():
     ("device=tpu", "device='tpu' is invalid"),
     ("agent.replay_ratio=0", "agent.replay_ratio"),
     ("agent.max_grad_norm=-1", "agent.max_grad_norm"),
+    ("train.saved_network=best", "train.saved_network='best' is invalid: must be 'target' or"),
 ])
 def test_out_of_range_values_name_the_key(override, message):
     extra = ["buffer.capacity=100"] if "512" in override else []

@@ -6,6 +6,7 @@ import re
 
 import imageio_ffmpeg
 import pytest
+import torch
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -17,7 +18,7 @@ from lunar_dqn.evaluate import EVAL_SEED_BASE
 from lunar_dqn.logger import FINAL_VIDEO
 from lunar_dqn.plot import TRAINING_CURVE
 from lunar_dqn.train import resume_config, train
-from lunar_dqn.trainer import FINAL_VIDEO_FILE, Trainer
+from lunar_dqn.trainer import CHECKPOINT, FINAL_VIDEO_FILE, Trainer
 from lunar_dqn.video import play_greedy
 
 
@@ -35,6 +36,16 @@ def test_video_switch_off_leaves_only_the_curve(tmp_path):
     assert summary["episodes"] >= 1
     assert Image.open(tmp_path / TRAINING_CURVE).size == (1000, 700)
     assert not (tmp_path / "videos").exists()
+
+
+@pytest.mark.parametrize(("saved", "other"), [("target", "online"), ("online", "target")])
+def test_the_model_files_hold_the_configured_network(tmp_path, saved, other):
+    train_in_process(tmp_path, "debug=smoke", "logger.tensorboard=false",
+                     "train.max_env_steps=600", f"train.saved_network={saved}")
+    networks = torch.load(tmp_path / CHECKPOINT, weights_only=True)["agent"]  # at the end
+    weights = torch.load(tmp_path / FINAL_MODEL, weights_only=True)["state_dict"]
+    assert all(torch.equal(weights[k], v) for k, v in networks[saved].items())
+    assert not all(torch.equal(weights[k], v) for k, v in networks[other].items())
 
 
 def test_an_environment_without_frames_gets_a_warning_not_a_video(tmp_path, counting_env_id,
