@@ -41,9 +41,9 @@ def decay_epsilon(epsilon: float, episodes_finished: int, decay: float, minimum:
     return max(minimum, epsilon * decay**episodes_finished)
 
 
-def linear_epsilon(env_steps: int, start: float, minimum: float, decay_steps: int) -> float:
-    """From `start` down to `minimum` in a straight line over `decay_steps` env steps."""
-    return start + min(1.0, env_steps / decay_steps) * (minimum - start)
+def linear_schedule(env_steps: int, start: float, end: float, decay_steps: int) -> float:
+    """From `start` to `end` in a straight line over `decay_steps` env steps, then `end`."""
+    return start + min(1.0, env_steps / decay_steps) * (end - start)
 
 
 class DQNAgent:
@@ -78,15 +78,20 @@ class DQNAgent:
         )
         return torch.where(coin < epsilon, random_actions, greedy)
 
-    def schedule_epsilon(self, env_steps: int, episodes_finished: int) -> None:
-        """Per finished episode (the lab), or linear in env steps with `epsilon_decay_steps`."""
+    def schedule(self, env_steps: int, episodes_finished: int) -> None:
+        """Epsilon per finished episode (the lab), or linear in env steps with
+        `epsilon_decay_steps`; the learning rate linear in env steps with
+        `learning_rate_decay_steps`. Both follow from the counters, so a resumed run agrees."""
         c = self.cfg
         if c.epsilon_decay_steps is not None:
-            self.epsilon = linear_epsilon(env_steps, c.epsilon_start, c.epsilon_min,
-                                          c.epsilon_decay_steps)
+            self.epsilon = linear_schedule(env_steps, c.epsilon_start, c.epsilon_min,
+                                           c.epsilon_decay_steps)
         elif episodes_finished:
             self.epsilon = decay_epsilon(self.epsilon, episodes_finished, c.epsilon_decay,
                                          c.epsilon_min)
+        if c.learning_rate_decay_steps is not None:
+            self.optimizer.param_groups[0]["lr"] = linear_schedule(
+                env_steps, c.learning_rate, c.learning_rate_min, c.learning_rate_decay_steps)
 
     @torch.no_grad()
     def targets(self, batch: Batch) -> torch.Tensor:

@@ -31,6 +31,8 @@ class EnvConfig:
 class AgentConfig:
     hidden_sizes: list[int] = field(default_factory=lambda: [128, 128])
     learning_rate: float = 1e-3
+    learning_rate_min: float = 1e-4  # the end of the decay below
+    learning_rate_decay_steps: int | None = None  # if set: linear decay over this many env steps
     gamma: float = 0.99
     tau: float = 5e-3  # soft target update: w_target <- tau * w + (1 - tau) * w_target
     target_update_every: int = 1  # gradient steps between target updates (tau=1: hard copy)
@@ -125,6 +127,10 @@ def validate(cfg: Any) -> None:
     _check(0.0 < a.tau <= 1.0, "agent.tau", a.tau, "must be in (0, 1]")
     _check(0.0 <= a.gamma <= 1.0, "agent.gamma", a.gamma, "must be in [0, 1]")
     _check(a.learning_rate > 0, "agent.learning_rate", a.learning_rate, "must be > 0")
+    _check(0 < a.learning_rate_min <= a.learning_rate, "agent.learning_rate_min",
+           a.learning_rate_min, "must be in (0, agent.learning_rate]")
+    _check(a.learning_rate_decay_steps is None or a.learning_rate_decay_steps >= 1,
+           "agent.learning_rate_decay_steps", a.learning_rate_decay_steps, "must be >= 1 or null")
     _check(a.batch_size >= 1, "agent.batch_size", a.batch_size, "must be >= 1")
     _check(a.replay_ratio >= 1, "agent.replay_ratio", a.replay_ratio, "must be >= 1")
     _check(a.n_step >= 1, "agent.n_step", a.n_step, "must be >= 1")

@@ -181,7 +181,7 @@ class Trainer:
                 self.episode_points += rewards
                 obs = self.obs = next_obs
                 stop = done.any() and self._finish_episodes(np.flatnonzero(done), bar)
-                self.agent.schedule_epsilon(self.env_steps, int(done.sum()))
+                self.agent.schedule(self.env_steps, int(done.sum()))
                 if stop:
                     break
                 if self.env_steps >= next_log:

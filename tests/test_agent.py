@@ -110,11 +110,11 @@ def test_decay_epsilon_once_per_episode_with_floor():
 
 def test_agent_decays_epsilon_per_finished_episode():
     agent = DQNAgent(8, 4, AgentConfig(epsilon_decay=0.5, epsilon_min=0.1), CPU, seed=0)
-    agent.schedule_epsilon(env_steps=100, episodes_finished=0)
+    agent.schedule(env_steps=100, episodes_finished=0)
     assert agent.epsilon == 1.0
-    agent.schedule_epsilon(env_steps=200, episodes_finished=2)
+    agent.schedule(env_steps=200, episodes_finished=2)
     assert agent.epsilon == pytest.approx(0.25)
-    agent.schedule_epsilon(env_steps=300, episodes_finished=3)
+    agent.schedule(env_steps=300, episodes_finished=3)
     assert agent.epsilon == pytest.approx(0.1)
 
 
@@ -122,8 +122,29 @@ def test_linear_epsilon_schedule_in_env_steps():
     cfg = AgentConfig(epsilon_start=1.0, epsilon_min=0.1, epsilon_decay_steps=1000)
     agent = DQNAgent(8, 4, cfg, CPU, seed=0)
     for steps, expected in [(0, 1.0), (500, 0.55), (1000, 0.1), (5000, 0.1)]:
-        agent.schedule_epsilon(env_steps=steps, episodes_finished=1)
+        agent.schedule(env_steps=steps, episodes_finished=1)
         assert agent.epsilon == pytest.approx(expected)
+
+
+def test_linear_learning_rate_schedule_sets_the_size_of_adams_steps():
+    cfg = AgentConfig(hidden_sizes=[4], learning_rate=1e-2, learning_rate_min=1e-3,
+                      learning_rate_decay_steps=1000)
+    agent = DQNAgent(2, 2, cfg, CPU, seed=0)
+    for steps, expected in [(0, 1e-2), (1000, 1e-3), (500, 5.5e-3), (9000, 1e-3), (500, 5.5e-3)]:
+        agent.schedule(env_steps=steps, episodes_finished=0)
+        assert agent.optimizer.param_groups[0]["lr"] == pytest.approx(expected)
+    before = [p.clone() for p in agent.online.parameters()]
+    agent.learn(two_transition_batch())
+    # Adam's first step moves every weight with a gradient by the learning rate
+    after = agent.online.parameters()
+    moved = torch.cat([(a - b).abs().flatten() for a, b in zip(after, before, strict=True)])
+    assert moved.max().item() == pytest.approx(5.5e-3, rel=1e-3)
+
+
+def test_without_a_learning_rate_decay_the_rate_stays():
+    agent = DQNAgent(2, 2, AgentConfig(learning_rate=3e-4), CPU, seed=0)
+    agent.schedule(env_steps=10**6, episodes_finished=5)
+    assert agent.optimizer.param_groups[0]["lr"] == 3e-4
 
 
 def test_hard_target_update_every_k_gradient_steps():

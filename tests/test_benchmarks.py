@@ -12,7 +12,7 @@ import pytest
 import torch
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from benchmarks import profile_loop, side_by_side, throughput, time_to_solve
+from benchmarks import compare, profile_loop, side_by_side, throughput, time_to_solve
 from benchmarks.anchor import run_seed
 from benchmarks.common import (
     Column,
@@ -181,6 +181,51 @@ def test_unsolved_seeds_make_the_to_solve_medians_lower_bounds():
     median, worst = time_to_solve.format_summary_rows(agg)
     assert median.split()[:5] == ["median", "2/3", "400", ">=90000", ">=9.0"]
     assert worst.split()[:5] == ["worst", "2/3", ">=900", ">=100000", ">=10.0"]
+
+
+# -- compare --------------------------------------------------------------------------------------
+
+
+MACHINE = {"cpu": "CPU", "cores": 2, "torch": "2.13.0", "torch_threads": 1, "device": "cpu",
+           "gpu": None}
+
+
+def write_result(path, overrides, rows):
+    path.write_text(json.dumps({"benchmark": "time_to_solve", "overrides": overrides,
+                                "machine": MACHINE, "rows": rows}))
+    return path
+
+
+def test_compare_uses_the_seeds_every_file_has_and_the_first_as_baseline(tmp_path, capsys):
+    base = write_result(tmp_path / "a.json", [], [
+        row(0, True, 300, 100_000, 10.0, mean=240, landed=90),
+        row(1, True, 500, 140_000, 14.0, mean=220, landed=80),
+        row(2, True, 100, 10_000, 1.0)])  # seed 2 is not in b.json: left out
+    lever = write_result(tmp_path / "b.json", ["agent.n_step=3"], [
+        row(0, True, 200, 60_000, 6.0, mean=250, landed=92),
+        row(1, False, 900, 100_000, 12.0, mean=100, landed=30)])
+    rows = compare.main([str(base), str(lever)])
+    assert rows[0]["cells"] == ["(defaults)", "2/2", "400", "120000", "12.0", "230.0", "85",
+                                "1.00x"]
+    # seed 1 did not solve: the to-solve medians are lower bounds
+    assert rows[1]["cells"] == ["agent.n_step=3", "1/2", ">=550", ">=80000", ">=9.0", "175.0",
+                                "61", "0.67x"]
+    out = capsys.readouterr().out
+    assert out.startswith("medians over seeds 0, 1\nmachine: CPU, 2 cores")
+    assert out.splitlines()[-1].split() == rows[1]["cells"]
+
+
+def test_compare_refuses_seeds_a_file_lacks_and_files_of_another_kind(tmp_path, capsys):
+    base = write_result(tmp_path / "a.json", [], [row(0, True, 300, 100_000, 10.0)])
+    other = tmp_path / "t.json"
+    other.write_text(json.dumps({"benchmark": "throughput"}))
+    for argv, message in (([str(base), "--seeds", "0-1"], "seed(s) 1 missing"),
+                          ([str(base), str(other)], "is not a time_to_solve result"),
+                          ([str(tmp_path / "none.json")], "cannot read")):
+        with pytest.raises(SystemExit) as exit_info:
+            compare.main(argv)
+        assert exit_info.value.code == 2
+        assert message in capsys.readouterr().err
 
 
 # -- throughput -----------------------------------------------------------------------------------

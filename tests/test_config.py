@@ -56,6 +56,8 @@ def test_unknown_preset_is_rejected():
     ("agent.tau=0", "agent.tau=0.0 is invalid"),
     ("agent.gamma=1.5", "agent.gamma=1.5 is invalid: must be in [0, 1]"),
     ("agent.learning_rate=-1", "agent.learning_rate"),
+    ("agent.learning_rate_min=0.01", "agent.learning_rate_min=0.01 is invalid: must be in (0, a"),
+    ("agent.learning_rate_decay_steps=0", "agent.learning_rate_decay_steps=0 is invalid"),
     ("agent.batch_size=0", "agent.batch_size"),
     ("agent.batch_size=512", "must be <= buffer.capacity (100)"),
     ("env.num_envs=0", "env.num_envs=0 is invalid: must be >= 1"),

@@ -1,0 +1,96 @@
+"""Several time-to-solve results side by side: one row per file, the first as the baseline.
+
+    python -m benchmarks.compare BASELINE.json OTHER.json ... [--seeds 0-4]
+
+Each file comes from `benchmarks.time_to_solve` (e.g. the defaults, then one lever changed at a
+time) and its row is named by its overrides. The medians are recomputed over the seeds that
+every file has (or `--seeds`, which every file must have), so the rows compare the same seeds;
+`>=` marks a median that unsolved seeds make a lower bound. The last column is the row's median
+env steps to solve against the baseline's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import Column, Table, machine_line, parse_seeds
+from benchmarks.time_to_solve import aggregate
+from lunar_dqn.cli import exits_on_user_error, fail
+
+
+def load(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        fail(f"cannot read {path}: {err}")
+    if doc.get("benchmark") != "time_to_solve":
+        fail(f"{path} is not a time_to_solve result")
+    return doc
+
+
+def common_seeds(docs: Sequence[dict[str, Any]], wanted: list[int] | None) -> list[int]:
+    seed_sets = [{row["seed"] for row in doc["rows"]} for doc in docs]
+    shared = set.intersection(*seed_sets)
+    if wanted is None:
+        if not shared:
+            fail("the files have no seed in common")
+        return sorted(shared)
+    missing = sorted(set(wanted) - shared)
+    if missing:
+        fail(f"seed(s) {', '.join(map(str, missing))} missing from some of the files")
+    return wanted
+
+
+def label(doc: dict[str, Any]) -> str:
+    return " ".join(doc["overrides"]) or "(defaults)"
+
+
+def summary_row(doc: dict[str, Any], seeds: list[int]) -> dict[str, Any]:
+    """The medians of `doc` over `seeds`, as strings for the table; env steps also as a number."""
+    agg = aggregate([row for row in doc["rows"] if row["seed"] in seeds])
+    medians, bounds = agg["medians"], agg["lower_bounds"]
+
+    def cell(key: str, spec: str) -> str:
+        value = medians[key]
+        return "-" if value is None else (">=" if key in bounds else "") + format(value, spec)
+
+    return {
+        "cells": [label(doc), f"{medians['solved']}/{medians['seeds']}", cell("episodes", ".0f"),
+                  cell("env_steps", ".0f"), cell("wall_s", ".1f"), cell("eval_mean", ".1f"),
+                  cell("landed_pct", ".0f")],
+        "env_steps": medians["env_steps"],
+    }
+
+
+@exits_on_user_error
+def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.compare",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("files", type=Path, nargs="+", help="time_to_solve JSON files")
+    parser.add_argument("--seeds", type=parse_seeds, default=None,
+                        help="e.g. 0-4 (default: the seeds every file has)")
+    args = parser.parse_args(argv)
+    docs = [load(path) for path in args.files]
+    seeds = common_seeds(docs, args.seeds)
+    rows = [summary_row(doc, seeds) for doc in docs]
+    for row in rows:
+        row["cells"].append(f"{row['env_steps'] / rows[0]['env_steps']:.2f}x")
+    table = Table([Column("overrides", max(len(row["cells"][0]) for row in rows)),
+                   Column("solved", 6), Column("episodes", 8), Column("env steps", 9),
+                   Column("wall s", 6), Column("greedy mean", 11), Column("landed %", 8),
+                   Column("env steps vs first", 18)])
+    print(f"medians over seeds {', '.join(map(str, seeds))}")
+    for info in {machine_line(doc["machine"]) for doc in docs}:
+        print(info)
+    print(table.header())
+    for row in rows:
+        print(table.row(row["cells"]))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
