@@ -5,8 +5,8 @@
 Each file comes from `benchmarks.time_to_solve` (e.g. the defaults, then one lever changed at a
 time) and its row is named by its overrides. The medians are recomputed over the seeds that
 every file has (or `--seeds`, which every file must have), so the rows compare the same seeds;
-`>=` marks a median that unsolved seeds make a lower bound. The last column is the row's median
-env steps to solve against the baseline's.
+`>=` marks a figure that unsolved seeds make a lower bound. "slowest" is the most env steps a seed
+took to solve; the last column is the row's median env steps to solve against the baseline's.
 """
 
 from __future__ import annotations
@@ -52,16 +52,18 @@ def label(doc: dict[str, Any]) -> str:
 def summary_row(doc: dict[str, Any], seeds: list[int]) -> dict[str, Any]:
     """The medians of `doc` over `seeds`, as strings for the table; env steps also as a number."""
     agg = aggregate([row for row in doc["rows"] if row["seed"] in seeds])
-    medians, bounds = agg["medians"], agg["lower_bounds"]
+    medians, bounds, worst = agg["medians"], agg["lower_bounds"], agg["worst"]
+    unsolved = medians["solved"] < medians["seeds"]
 
     def cell(key: str, spec: str) -> str:
         value = medians[key]
         return "-" if value is None else (">=" if key in bounds else "") + format(value, spec)
 
+    slowest = (">=" if unsolved else "") + f"{worst['env_steps']:.0f}"
     return {
         "cells": [label(doc), f"{medians['solved']}/{medians['seeds']}", cell("episodes", ".0f"),
-                  cell("env_steps", ".0f"), cell("wall_s", ".1f"), cell("eval_mean", ".1f"),
-                  cell("landed_pct", ".0f")],
+                  cell("env_steps", ".0f"), slowest, cell("wall_s", ".1f"),
+                  cell("eval_mean", ".1f"), cell("landed_pct", ".0f")],
         "env_steps": medians["env_steps"],
     }
 
@@ -81,7 +83,8 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
         row["cells"].append(f"{row['env_steps'] / rows[0]['env_steps']:.2f}x")
     table = Table([Column("overrides", max(len(row["cells"][0]) for row in rows)),
                    Column("solved", 6), Column("episodes", 8), Column("env steps", 9),
-                   Column("wall s", 6), Column("greedy mean", 11), Column("landed %", 8),
+                   Column("slowest", 7), Column("wall s", 6), Column("greedy mean", 11),
+                   Column("landed %", 8),
                    Column("env steps vs first", 18)])
     print(f"medians over seeds {', '.join(map(str, seeds))}")
     for info in {machine_line(doc["machine"]) for doc in docs}:

@@ -205,11 +205,11 @@ def test_compare_uses_the_seeds_every_file_has_and_the_first_as_baseline(tmp_pat
         row(0, True, 200, 60_000, 6.0, mean=250, landed=92),
         row(1, False, 900, 100_000, 12.0, mean=100, landed=30)])
     rows = compare.main([str(base), str(lever)])
-    assert rows[0]["cells"] == ["(defaults)", "2/2", "400", "120000", "12.0", "230.0", "85",
-                                "1.00x"]
+    assert rows[0]["cells"] == ["(defaults)", "2/2", "400", "120000", "140000", "12.0", "230.0",
+                                "85", "1.00x"]
     # seed 1 did not solve: the to-solve medians are lower bounds
-    assert rows[1]["cells"] == ["agent.n_step=3", "1/2", ">=550", ">=80000", ">=9.0", "175.0",
-                                "61", "0.67x"]
+    assert rows[1]["cells"] == ["agent.n_step=3", "1/2", ">=550", ">=80000", ">=100000", ">=9.0",
+                                "175.0", "61", "0.67x"]
     out = capsys.readouterr().out
     assert out.startswith("medians over seeds 0, 1\nmachine: CPU, 2 cores")
     assert out.splitlines()[-1].split() == rows[1]["cells"]
