@@ -20,7 +20,8 @@ from lunar_dqn.agent import DQNAgent
 from lunar_dqn.buffer import ReplayBuffer
 from lunar_dqn.config import AgentConfig
 
-SHAPES = (([64, 64], 64), ([128, 128], 128), ([256, 256], 128))  # the lab's, the default's, wide
+# the lab's, the default's, the default's network at a larger batch, a wide one
+SHAPES = (([64, 64], 64), ([128, 128], 64), ([128, 128], 128), ([256, 256], 128))
 ROWS = 100_000
 
 
