@@ -127,8 +127,10 @@ def validate(cfg: Any) -> None:
     _check(0.0 < a.tau <= 1.0, "agent.tau", a.tau, "must be in (0, 1]")
     _check(0.0 <= a.gamma <= 1.0, "agent.gamma", a.gamma, "must be in [0, 1]")
     _check(a.learning_rate > 0, "agent.learning_rate", a.learning_rate, "must be > 0")
-    _check(0 < a.learning_rate_min <= a.learning_rate, "agent.learning_rate_min",
-           a.learning_rate_min, "must be in (0, agent.learning_rate]")
+    _check(a.learning_rate_min > 0, "agent.learning_rate_min", a.learning_rate_min, "must be > 0")
+    _check(a.learning_rate_decay_steps is None or a.learning_rate_min <= a.learning_rate,
+           "agent.learning_rate_min", a.learning_rate_min,
+           "must be <= agent.learning_rate when agent.learning_rate_decay_steps is set")
     _check(a.learning_rate_decay_steps is None or a.learning_rate_decay_steps >= 1,
            "agent.learning_rate_decay_steps", a.learning_rate_decay_steps, "must be >= 1 or null")
     _check(a.batch_size >= 1, "agent.batch_size", a.batch_size, "must be >= 1")

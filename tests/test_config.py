@@ -56,7 +56,7 @@ def test_unknown_preset_is_rejected():
     ("agent.tau=0", "agent.tau=0.0 is invalid"),
     ("agent.gamma=1.5", "agent.gamma=1.5 is invalid: must be in [0, 1]"),
     ("agent.learning_rate=-1", "agent.learning_rate"),
-    ("agent.learning_rate_min=0.01", "agent.learning_rate_min=0.01 is invalid: must be in (0, a"),
+    ("agent.learning_rate_min=0", "agent.learning_rate_min=0.0 is invalid: must be > 0"),
     ("agent.learning_rate_decay_steps=0", "agent.learning_rate_decay_steps=0 is invalid"),
     ("agent.batch_size=0", "agent.batch_size"),
     ("agent.batch_size=512", "must be <= buffer.capacity (100)"),
@@ -78,3 +78,10 @@ def test_out_of_range_values_name_the_key(override, message):
         validate(cfg)
     assert message in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_the_learning_rate_floor_binds_only_a_decaying_rate():
+    validate(compose_config("agent.learning_rate=5e-5"))  # below the default floor of 1e-4
+    cfg = compose_config("agent.learning_rate=5e-5", "agent.learning_rate_decay_steps=1000")
+    with pytest.raises(ConfigError, match=r"learning_rate_min=0\.0001 is invalid: must be <="):
+        validate(cfg)

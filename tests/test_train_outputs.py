@@ -58,11 +58,13 @@ def test_an_environment_without_frames_gets_a_warning_not_a_video(tmp_path, coun
     assert (tmp_path / TRAINING_CURVE).is_file()
 
 
-def test_the_video_switch_may_change_when_a_run_is_resumed(tmp_path):
+def test_the_video_switch_and_the_saved_network_may_change_when_a_run_is_resumed(tmp_path):
     train(compose_config("debug=smoke", "train.max_env_steps=300", "logger.tensorboard=false"),
-          tmp_path)  # debug=smoke records no video
-    current = compose_config("debug=smoke", "logger.video=true", f"resume={tmp_path}")
-    assert resume_config(tmp_path, ["logger.video=true"], current).logger.video is True
+          tmp_path)  # debug=smoke records no video and saves the target network
+    overrides = ["logger.video=true", "train.saved_network=online"]
+    current = compose_config("debug=smoke", *overrides, f"resume={tmp_path}")
+    resumed = resume_config(tmp_path, overrides, current)
+    assert resumed.logger.video is True and resumed.train.saved_network == "online"
 
 
 @pytest.mark.slow
