@@ -1,0 +1,48 @@
+"""A run directory written by an earlier version (commit e5ed9db: `python -m lunar_dqn.train
+debug=smoke buffer.capacity=500 train.max_env_steps=600`) still resumes and evaluates, with the
+figures that version gave. `expected/` holds what that version wrote when it resumed the run to
+1200 env steps (`train.max_episodes=1000`) and evaluated it on 5 episodes with 2 envs.
+(`.hydra/hydra.yaml`, which names the folders it ran in and which nothing reads, was left out.)"""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from conftest import compose_config
+from lunar_dqn.checkpoint import load_model
+from lunar_dqn.evaluate import EvaluateConfig, evaluate
+from lunar_dqn.train import resume_config, train
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "e5ed9db"
+RESUME_OVERRIDES = ["train.max_env_steps=1200", "train.max_episodes=1000"]
+
+
+@pytest.fixture
+def old_run(tmp_path) -> Path:
+    run = tmp_path / "run"
+    shutil.copytree(FIXTURE / "run", run)
+    return run
+
+
+def test_an_older_run_resumes_exactly_as_its_own_version_did(old_run):
+    current = compose_config(f"resume={old_run}", *RESUME_OVERRIDES)
+    cfg = resume_config(old_run, [f"resume={old_run}", *RESUME_OVERRIDES], current)
+    summary = train(cfg, old_run, resume=True)
+    assert summary["env_steps"] == 1200 and summary["episodes"] == 12
+    expected = FIXTURE / "expected"
+    assert (old_run / "history.csv").read_text() == (expected / "resumed_history.csv").read_text()
+    got = load_model(old_run / "final_model.pt")[0].state_dict()
+    want = load_model(expected / "resumed_final_model.pt")[0].state_dict()
+    assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in got)
+
+
+def test_an_older_run_evaluates_as_its_own_version_did(old_run, tmp_path):
+    options = OmegaConf.structured(EvaluateConfig(run_dir=str(old_run), episodes=5, num_envs=2))
+    results = evaluate(options, tmp_path / "eval")
+    expected = json.loads((FIXTURE / "expected" / "evaluation.json").read_text())
+    assert results["points"] == expected["points"]
+    assert results["model"] == str(old_run / "lunar_lander_model.pt")
