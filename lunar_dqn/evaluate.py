@@ -185,7 +185,7 @@ def evaluate(cfg: Any, out_dir: Path) -> dict[str, Any]:
 ConfigStore.instance().store(name="base_evaluate", node=EvaluateConfig)
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
+@hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
 @exits_on_user_error
 def main(cfg: DictConfig) -> None:
     torch.set_num_threads(1)  # the network is tiny: more threads only wait on each other

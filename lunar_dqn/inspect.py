@@ -74,7 +74,7 @@ def format_table(step: Step) -> str:
 ConfigStore.instance().store(name="base_inspect", node=InspectConfig)
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="inspect")
+@hydra.main(version_base="1.3", config_path="conf", config_name="inspect")
 @exits_on_user_error
 def main(cfg: DictConfig) -> None:
     print(format_table(one_step(parse_action(cfg.action), cfg.seed)))

@@ -121,7 +121,7 @@ def read_points(run_dir: Path) -> list[float]:
 ConfigStore.instance().store(name="base_plot", node=PlotConfig)
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="plot")
+@hydra.main(version_base="1.3", config_path="conf", config_name="plot")
 @exits_on_user_error
 def main(cfg: DictConfig) -> None:
     if cfg.run_dir is None:

@@ -88,7 +88,7 @@ def _objective(summary: dict[str, Any], cfg: Any) -> float:
 register_configs()
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float:
     """Returns the objective a sweeper minimises (see `_objective`)."""
     hydra_cfg = HydraConfig.get()
