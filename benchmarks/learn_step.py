@@ -14,11 +14,12 @@ import statistics
 import time
 
 import torch
+from omegaconf import OmegaConf
 
 from benchmarks.common import Column, Table, machine_info, machine_line
 from lunar_dqn.agent import DQNAgent
 from lunar_dqn.buffer import ReplayBuffer
-from lunar_dqn.config import AgentConfig
+from lunar_dqn.config import AgentConfig, compose_config
 
 # the lab's, the default's, the default's network at a larger batch, a wide one
 SHAPES = (([64, 64], 64), ([128, 128], 64), ([128, 128], 128), ([256, 256], 128))
@@ -32,6 +33,13 @@ def filled_buffer(device: torch.device) -> ReplayBuffer:
                torch.randn(ROWS, generator=g), torch.randn(ROWS, 8, generator=g),
                torch.zeros(ROWS), torch.full((ROWS,), 0.99))
     return buffer
+
+
+def agent_config(hidden: list[int], batch: int, backward: str) -> AgentConfig:
+    hidden_text = ",".join(map(str, hidden))
+    cfg = compose_config(f"agent.hidden_sizes=[{hidden_text}]", f"agent.batch_size={batch}",
+                         f"agent.backward={backward}")
+    return OmegaConf.to_object(cfg.agent)
 
 
 def microseconds_per_step(agent: DQNAgent, buffer: ReplayBuffer, batch: int, steps: int) -> float:
@@ -58,8 +66,7 @@ def main() -> None:
     print(machine_line(machine_info(device, 1)))
     print(table.header())
     for hidden, batch in SHAPES:
-        agents = {backward: DQNAgent(8, 4, AgentConfig(hidden_sizes=hidden, batch_size=batch,
-                                                       backward=backward), device, seed=0)
+        agents = {backward: DQNAgent(8, 4, agent_config(hidden, batch, backward), device, seed=0)
                   for backward in ("autograd", "manual")}
         times: dict[str, list[float]] = {name: [] for name in agents}
         for _ in range(args.repeats):

@@ -49,11 +49,11 @@ from benchmarks.common import (
     now_iso,
     write_json,
 )
-from lunar_dqn.checkpoint import CheckpointError, load_model
-from lunar_dqn.cli import exits_on_user_error
+from lunar_dqn.checkpoint import load_model
+from lunar_dqn.cli import DIVERGED_EXIT, exits_on_user_error
+from lunar_dqn.errors import CheckpointError
 from lunar_dqn.evaluate import greedy_returns, summarize
 from lunar_dqn.rundir import find_model, read_run_settings
-from lunar_dqn.train import DIVERGED_EXIT
 from lunar_dqn.trainer import SUMMARY_FILE, resolve_device
 
 # Every run stops when it solves, prints no progress bar into its log and records no video

@@ -11,6 +11,7 @@ from torch import nn
 from lunar_dqn.backward import td_loss_backward
 from lunar_dqn.buffer import Batch
 from lunar_dqn.config import AgentConfig
+from lunar_dqn.learner import choose_backward
 from lunar_dqn.networks import make_q_network
 
 
@@ -62,6 +63,7 @@ class DQNAgent:
         self.optimizer = torch.optim.Adam(self.online.parameters(), lr=cfg.learning_rate,
                                           fused=True)
         self.loss_fn = F.mse_loss if cfg.loss == "mse" else F.smooth_l1_loss
+        self.backward = choose_backward(self.online, cfg.backward)  # manual | autograd
         self.action_generator = torch.Generator(device=device)
         self.action_generator.manual_seed(seed)
         self.epsilon = cfg.epsilon_start
@@ -108,7 +110,7 @@ class DQNAgent:
     def learn(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """One gradient step and a target update. Returns (loss, mean Q) as tensors, so the
         caller decides when to pay for a device sync."""
-        if self.cfg.backward == "manual":
+        if self.backward == "manual":
             loss, q_mean = td_loss_backward(self.online, batch.obs, batch.actions,
                                             self.targets(batch), self.cfg.loss)
         else:

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from lunar_dqn.errors import CheckpointError
 from lunar_dqn.networks import make_q_network
 
 MODEL_FORMAT = "lunar_dqn.model"
@@ -22,10 +23,6 @@ CHECKPOINT_FORMAT = "lunar_dqn.checkpoint"
 CHECKPOINT_VERSION = 1
 SOLVED_MODEL = "lunar_lander_model.pt"  # the lab's file name, written when a run solves
 FINAL_MODEL = "final_model.pt"  # written at the end of every run that did not diverge
-
-
-class CheckpointError(RuntimeError):
-    """A model or checkpoint file that cannot be used; the message is one line for the user."""
 
 
 def atomic_save(obj: Any, path: Path) -> None:

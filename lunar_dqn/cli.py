@@ -11,10 +11,10 @@ from typing import Any, NoReturn, TypeVar
 from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
-from lunar_dqn.checkpoint import CheckpointError
-from lunar_dqn.config import ConfigError
+from lunar_dqn.errors import CheckpointError, ConfigError
 
 USAGE_ERROR_EXIT = 2
+DIVERGED_EXIT = 3  # training stopped on a non-finite loss or Q-value
 USER_ERRORS = (ConfigError, CheckpointError)
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -1,7 +1,9 @@
 """Typed config schemas, registered in Hydra's ConfigStore, and their validation.
 
-The YAML files under `conf/` fill these schemas; Hydra rejects unknown keys and wrong
-types, and `validate` rejects values out of range before any work starts.
+The schemas hold only types: every default value lives in one place, the YAML files under
+`lunar_dqn/conf/` (one key a line, with its meaning). Hydra fills the schemas from them and
+rejects unknown keys and wrong types; `validate` rejects values out of range before any work
+starts.
 """
 
 from __future__ import annotations
@@ -13,64 +15,67 @@ from typing import Any
 
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+from lunar_dqn.errors import ConfigError
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"  # shipped inside the package
+BACKWARDS = ("auto", "manual", "autograd")  # agent.backward: see lunar_dqn/algo/learner.py
 
 
 @dataclass
 class EnvConfig:
-    id: str = "LunarLander-v3"
-    num_envs: int = 8
-    vectorization_mode: str = "sync"  # sync | async
-    max_episode_steps: int | None = None  # None: the environment's own limit (1000)
-    kwargs: dict[str, Any] = field(default_factory=dict)  # gravity, enable_wind, ...
+    id: str = MISSING
+    num_envs: int = MISSING
+    vectorization_mode: str = MISSING
+    max_episode_steps: int | None = MISSING
+    kwargs: dict[str, Any] = MISSING
 
 
 @dataclass
 class AgentConfig:
-    hidden_sizes: list[int] = field(default_factory=lambda: [128, 128])
-    learning_rate: float = 1e-3
-    learning_rate_min: float = 1e-4  # the end of the decay below
-    learning_rate_decay_steps: int | None = None  # if set: linear decay over this many env steps
-    gamma: float = 0.99
-    tau: float = 5e-3  # soft target update: w_target <- tau * w + (1 - tau) * w_target
-    target_update_every: int = 1  # gradient steps between target updates (tau=1: hard copy)
-    n_step: int = 1  # returns over n steps, bootstrapped with gamma^n (the lab: 1)
-    batch_size: int = 64
-    replay_ratio: int = 2  # transitions collected per gradient step
-    loss: str = "mse"  # mse | huber
-    backward: str = "manual"  # manual (hand-written MLP gradients) | autograd: same values
-    double_dqn: bool = False
-    max_grad_norm: float | None = None  # None: no clipping
-    epsilon_start: float = 1.0
-    epsilon_min: float = 0.01
-    epsilon_decay: float = 0.98  # multiplied in once per finished episode
-    epsilon_decay_steps: int | None = None  # if set: linear decay over this many env steps
+    hidden_sizes: list[int] = MISSING
+    learning_rate: float = MISSING
+    learning_rate_min: float = MISSING
+    learning_rate_decay_steps: int | None = MISSING
+    gamma: float = MISSING
+    tau: float = MISSING
+    target_update_every: int = MISSING
+    n_step: int = MISSING
+    batch_size: int = MISSING
+    replay_ratio: int = MISSING
+    loss: str = MISSING
+    backward: str = MISSING
+    double_dqn: bool = MISSING
+    max_grad_norm: float | None = MISSING
+    epsilon_start: float = MISSING
+    epsilon_min: float = MISSING
+    epsilon_decay: float = MISSING
+    epsilon_decay_steps: int | None = MISSING
 
 
 @dataclass
 class BufferConfig:
-    capacity: int = 100_000
+    capacity: int = MISSING
 
 
 @dataclass
 class LoggerConfig:
-    tensorboard: bool = True
-    log_every_steps: int = 2_000  # env steps between loss / Q / epsilon / SPS scalars
-    progress_bar: bool = True  # shown only when stderr is a terminal
-    video: bool = True  # at the end, a greedy episode of the final model to videos/ and TensorBoard
+    tensorboard: bool = MISSING
+    log_every_steps: int = MISSING
+    progress_bar: bool = MISSING
+    video: bool = MISSING
 
 
 @dataclass
 class TrainConfig:
-    max_env_steps: int = 1_000_000
-    max_episodes: int = 3_000
-    solve_score: float = 200.0
-    solve_window: int = 100
-    stop_when_solved: bool = True
-    checkpoint_every: int = 50_000  # env steps between resumable checkpoints (and at the end)
-    saved_network: str = "target"  # target (Polyak average, steadier greedy) | online (the lab)
+    max_env_steps: int = MISSING
+    max_episodes: int = MISSING
+    solve_score: float = MISSING
+    solve_window: int = MISSING
+    stop_when_solved: bool = MISSING
+    checkpoint_every: int = MISSING
+    saved_network: str = MISSING
 
 
 @dataclass
@@ -80,10 +85,14 @@ class Config:
     buffer: BufferConfig = field(default_factory=BufferConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    torch_threads: int = 1
-    resume: str | None = None  # a run directory to continue in place
+    seed: int = MISSING
+    device: str = MISSING
+    torch_threads: int = MISSING
+    resume: str | None = MISSING
+
+
+GROUPS = {"env": EnvConfig, "agent": AgentConfig, "buffer": BufferConfig,
+          "logger": LoggerConfig, "train": TrainConfig}
 
 
 def register_configs() -> None:
@@ -97,23 +106,37 @@ def register_configs() -> None:
             "lunar_dqn.output_subdir", lambda resume: None if resume is not None else ".hydra")
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=Config)
-    cs.store(group="env", name="base_env", node=EnvConfig)
-    cs.store(group="agent", name="base_agent", node=AgentConfig)
-    cs.store(group="buffer", name="base_buffer", node=BufferConfig)
-    cs.store(group="logger", name="base_logger", node=LoggerConfig)
-    cs.store(group="train", name="base_train", node=TrainConfig)
+    for group, schema in GROUPS.items():
+        cs.store(group=group, name=f"base_{group}", node=schema)
 
 
-def compose_config(*overrides: str) -> DictConfig:
+def compose_config(*overrides: str, config_name: str = "config") -> DictConfig:
     """The config `python -m lunar_dqn.train OVERRIDES...` would run with (Hydra's compose API,
-    for code that calls `train` or `Trainer` directly: tests, benchmarks)."""
+    for code that calls `train` or `Trainer` directly: tests, benchmarks). `config_name` picks
+    another command's config (`evaluate`, `plot`, `inspect`), whose schema must be registered."""
     register_configs()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose(config_name="config", overrides=list(overrides))
+        return compose(config_name=config_name, overrides=list(overrides))
 
 
-class ConfigError(ValueError):
-    """A config value out of its allowed range; the message is one line for the user."""
+def group_defaults(group: str) -> DictConfig:
+    """One group's defaults (e.g. `env`), from the YAML file `conf/config.yaml` selects for it,
+    typed by its schema: for code that reads a config outside Hydra's composition (a model file
+    with no run, a run saved by a version that lacked a key)."""
+    selected = [d for d in OmegaConf.load(CONF_DIR / "config.yaml").defaults
+                if isinstance(d, DictConfig) and group in d]
+    values = OmegaConf.load(CONF_DIR / group / f"{selected[0][group]}.yaml")
+    values.pop("defaults")
+    return OmegaConf.merge(GROUPS[group], values)
+
+
+def default_config() -> DictConfig:
+    """The config `compose_config()` gives, read from the YAML files without Hydra (which may be
+    busy running a command): every group's defaults and the top-level keys."""
+    top = OmegaConf.load(CONF_DIR / "config.yaml")
+    for key in ("defaults", "hydra"):
+        top.pop(key)
+    return OmegaConf.merge(Config, {group: group_defaults(group) for group in GROUPS}, top)
 
 
 def _check(ok: bool, key: str, value: Any, allowed: str) -> None:
@@ -145,8 +168,8 @@ def validate(cfg: Any) -> None:
         "agent.hidden_sizes", list(a.hidden_sizes), "must be a non-empty list of sizes >= 1",
     )
     _check(a.loss in ("mse", "huber"), "agent.loss", a.loss, "must be 'mse' or 'huber'")
-    _check(a.backward in ("autograd", "manual"), "agent.backward", a.backward,
-           "must be 'autograd' or 'manual'")
+    _check(a.backward in BACKWARDS, "agent.backward", a.backward,
+           "must be 'auto', 'manual' or 'autograd'")
     _check(
         a.max_grad_norm is None or a.max_grad_norm > 0,
         "agent.max_grad_norm", a.max_grad_norm, "must be > 0 or null",

@@ -12,7 +12,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 
-from lunar_dqn.config import ConfigError, EnvConfig
+from lunar_dqn.config import EnvConfig
+from lunar_dqn.errors import ConfigError
 
 
 def check_env_id(env_id: str) -> None:

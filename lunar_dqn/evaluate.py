@@ -18,13 +18,14 @@ import numpy as np
 import torch
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
 from torch import nn
 
-from lunar_dqn.checkpoint import SOLVED_MODEL, CheckpointError, load_model
+from lunar_dqn.checkpoint import SOLVED_MODEL, load_model
 from lunar_dqn.cli import exits_on_user_error, run_hydra_app
-from lunar_dqn.config import ConfigError, EnvConfig
+from lunar_dqn.config import EnvConfig, group_defaults
 from lunar_dqn.envs import make_vec_env
+from lunar_dqn.errors import CheckpointError, ConfigError
 from lunar_dqn.rundir import RUN_CONFIG, find_model, read_run_settings
 from lunar_dqn.video import check_screen, record_video, watch
 
@@ -79,20 +80,21 @@ VIDEO_DIR = "videos"
 
 @dataclass
 class EvaluateConfig:
-    run_dir: str | None = None  # a training run: its config and its model
-    checkpoint: str | None = None  # a model file instead of the run's own
-    episodes: int = 100
-    num_envs: int = 8  # environments played side by side; the results do not depend on it
-    video: bool = False  # record `watch_episodes` episodes to <output dir>/videos/*.mp4
-    render: str | None = None  # "human": show `watch_episodes` episodes in a window
-    watch_episodes: int = 3
+    """Types only: the defaults and their meaning are in conf/evaluate.yaml."""
+    run_dir: str | None = MISSING
+    checkpoint: str | None = MISSING
+    episodes: int = MISSING
+    num_envs: int = MISSING
+    video: bool = MISSING
+    render: str | None = MISSING
+    watch_episodes: int = MISSING
 
 
 @dataclass
 class Subject:
     """What is evaluated: a model file, and the environment and shape it must fit."""
     model: Path
-    env: Any  # EnvConfig or a DictConfig typed by it
+    env: DictConfig | None  # typed by EnvConfig; None: the environment's defaults
     hidden_sizes: list[int] | None  # None: no config to check the file against
     note: str  # how the model was chosen, for the report
 
@@ -131,7 +133,8 @@ def choose_subject(run_dir: str | None, checkpoint: str | None) -> Subject:
 def load_subject(subject: Subject) -> tuple[nn.Module, Any]:
     """The network, and the environment config to play it in (checked to fit each other)."""
     network, meta = load_model(subject.model, subject.hidden_sizes)
-    env = subject.env if subject.env is not None else EnvConfig(id=meta["env_id"])
+    env = subject.env if subject.env is not None else OmegaConf.merge(
+        group_defaults("env"), {"id": meta["env_id"]})
     if meta["env_id"] != env.id:
         raise CheckpointError(f"{subject.model} was trained on {meta['env_id']}, but the run's "
                               f"config plays {env.id}")
@@ -158,8 +161,7 @@ def evaluate(cfg: Any, out_dir: Path) -> dict[str, Any]:
         check_screen()  # fail before the evaluation, not after it
     subject = choose_subject(cfg.run_dir, cfg.checkpoint)
     network, env = load_subject(subject)
-    env_cfg = OmegaConf.merge(OmegaConf.structured(EnvConfig), env)
-    env_cfg.num_envs = cfg.num_envs
+    env_cfg = OmegaConf.merge(env, {"num_envs": cfg.num_envs})
     returns = greedy_returns(network, env_cfg, cfg.episodes)
     results = {"model": str(subject.model), "seed_base": EVAL_SEED_BASE,
                **summarize(returns), "points": returns}

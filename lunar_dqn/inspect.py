@@ -12,18 +12,20 @@ import gymnasium as gym
 import hydra
 import numpy as np
 from hydra.core.config_store import ConfigStore
-from omegaconf import DictConfig
+from omegaconf import MISSING, DictConfig
 
 from lunar_dqn.cli import exits_on_user_error, run_hydra_app
-from lunar_dqn.config import ConfigError, EnvConfig
+from lunar_dqn.errors import ConfigError
 
 ACTION_LABELS = ("Do nothing", "Fire right engine", "Fire main engine", "Fire left engine")
+LUNAR_LANDER = "LunarLander-v3"  # the environment these labels name
 
 
 @dataclass
 class InspectConfig:
-    action: str = "0"  # 0-3, or a label such as "Fire main engine" (any case)
-    seed: int = 0
+    """Types only: the defaults and their meaning are in conf/inspect.yaml."""
+    action: str = MISSING  # 0-3, or a label such as "Fire main engine" (any case)
+    seed: int = MISSING
 
 
 @dataclass
@@ -47,7 +49,7 @@ def parse_action(value: str) -> int:
     raise ConfigError(f"action={text} is invalid: must be one of {choices}")
 
 
-def one_step(action: int, seed: int, env_id: str = EnvConfig.id) -> Step:
+def one_step(action: int, seed: int, env_id: str = LUNAR_LANDER) -> Step:
     env = gym.make(env_id)
     try:
         initial_state, _ = env.reset(seed=seed)

@@ -15,10 +15,10 @@ import numpy as np
 from hydra.core.config_store import ConfigStore
 from matplotlib import ticker
 from matplotlib.figure import Figure
-from omegaconf import DictConfig
+from omegaconf import MISSING, DictConfig
 
 from lunar_dqn.cli import exits_on_user_error, run_hydra_app
-from lunar_dqn.config import ConfigError
+from lunar_dqn.errors import ConfigError
 from lunar_dqn.history import HISTORY_FILE, EpisodeHistory
 from lunar_dqn.rundir import check_run_dir
 
@@ -27,13 +27,14 @@ TRAINING_CURVE = "training_curve.png"
 
 @dataclass
 class PlotConfig:
-    run_dir: str | None = None
-    window: int | None = None  # episodes in the rolling mean; None: 10% of those plotted
-    first: int | None = None  # first episode plotted (1-based); None: 1
-    last: int | None = None  # last episode plotted, inclusive; None: the run's last
-    rolling_mean_only: bool = False
-    points_only: bool = False
-    out: str | None = None  # None: <run_dir>/training_curve.png
+    """Types only: the defaults and their meaning are in conf/plot.yaml."""
+    run_dir: str | None = MISSING
+    window: int | None = MISSING
+    first: int | None = MISSING
+    last: int | None = MISSING
+    rolling_mean_only: bool = MISSING
+    points_only: bool = MISSING
+    out: str | None = MISSING
 
 
 def rolling_mean(points: np.ndarray, window: int) -> np.ndarray:

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lunar_dqn.cli import fail
+from lunar_dqn.errors import ReportError
 from lunar_dqn.report_plot import learning_curves, save_plot
 from lunar_dqn.runs import (
-    ReportError,
     Run,
     common_overrides,
     find_runs,

@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from lunar_dqn.errors import ReportError
 from lunar_dqn.history import EpisodeHistory
-from lunar_dqn.runs import ReportError, Run
+from lunar_dqn.runs import Run
 
 GRID_POINTS = 200
 

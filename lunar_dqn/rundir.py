@@ -9,8 +9,9 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from yaml import YAMLError
 
-from lunar_dqn.checkpoint import FINAL_MODEL, SOLVED_MODEL, CheckpointError
-from lunar_dqn.config import ConfigError, EnvConfig
+from lunar_dqn.checkpoint import FINAL_MODEL, SOLVED_MODEL
+from lunar_dqn.config import group_defaults
+from lunar_dqn.errors import CheckpointError, ConfigError
 
 RUN_CONFIG = Path(".hydra") / "config.yaml"  # the composed config Hydra saved for the run
 
@@ -37,7 +38,7 @@ def read_run_settings(run_dir: Path) -> RunSettings:
         raise ConfigError(f"run_dir={run_dir} is not a training run: it has no {RUN_CONFIG}")
     try:
         saved = OmegaConf.load(path)
-        env = OmegaConf.merge(OmegaConf.structured(EnvConfig), saved.env)
+        env = OmegaConf.merge(group_defaults("env"), saved.env)
         hidden_sizes = [int(size) for size in saved.agent.hidden_sizes]
     except (YAMLError, OmegaConfBaseException, AttributeError, TypeError, ValueError) as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__

@@ -15,6 +15,7 @@ from typing import Any
 from omegaconf import ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from lunar_dqn.errors import ReportError
 from lunar_dqn.history import HISTORY_FILE
 from lunar_dqn.trainer import SUMMARY_FILE
 
@@ -22,10 +23,6 @@ OVERRIDES_FILE = Path(".hydra") / "overrides.yaml"
 DEFAULTS_SETTING = "(defaults)"  # runs with no overrides other than the seed
 NO_OVERRIDES_SETTING = "(no overrides.yaml)"
 COMMON_ONLY_LABEL = "(only the common overrides)"
-
-
-class ReportError(ValueError):
-    """A sweep directory the report cannot read; the message is one line for the user."""
 
 
 @dataclass(frozen=True)

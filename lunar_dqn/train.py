@@ -13,11 +13,12 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from lunar_dqn.checkpoint import CheckpointError, load_checkpoint
-from lunar_dqn.cli import USER_ERRORS, fail, run_hydra_app
-from lunar_dqn.config import Config, ConfigError, register_configs
+from lunar_dqn.checkpoint import load_checkpoint
+from lunar_dqn.cli import DIVERGED_EXIT, USER_ERRORS, fail, run_hydra_app
+from lunar_dqn.config import default_config, register_configs
+from lunar_dqn.errors import CheckpointError, ConfigError, Diverged, Interrupted
 from lunar_dqn.logger import flatten
-from lunar_dqn.trainer import CHECKPOINT, SUMMARY_FILE, Diverged, Interrupted, Trainer
+from lunar_dqn.trainer import CHECKPOINT, SUMMARY_FILE, Trainer
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,6 @@ SAFE_ON_RESUME = ("train.max_env_steps", "train.max_episodes", "train.stop_when_
                   "train.checkpoint_every", "train.saved_network",
                   "logger.progress_bar", "logger.log_every_steps", "logger.video", "torch_threads",
                   "env.vectorization_mode")
-DIVERGED_EXIT = 3
 
 
 def train(cfg: Any, run_dir: Path, resume: bool = False) -> dict[str, Any]:
@@ -46,17 +46,19 @@ def resume_config(run_dir: Path, overrides: list[str], current: DictConfig) -> D
     if not (run_dir / CHECKPOINT).is_file():
         raise CheckpointError(f"resume={str(run_dir)!r}: no {CHECKPOINT} there, nothing to resume")
     saved = load_checkpoint(run_dir / CHECKPOINT)["config"]
-    cfg = OmegaConf.merge(OmegaConf.structured(Config), OmegaConf.create(saved))
+    defaults = default_config()
+    cfg = OmegaConf.merge(defaults, OmegaConf.create(saved))  # keys new since: the defaults
     keys = [o.split("=", 1)[0].lstrip("+~") for o in overrides]
-    if any(k not in SAFE_ON_RESUME and k != "resume" and not k.startswith("hydra.")
-           for k in keys):
-        # Repeating the run's own command is fine; changing what it learns with is not.
-        now, then = (flatten(OmegaConf.to_container(c)) for c in (current, cfg))
-        for key, value in sorted(now.items(), key=lambda item: item[0] not in keys):
-            if key not in (*SAFE_ON_RESUME, "resume") and value != then.get(key):
-                raise ConfigError(
-                    f"{key}={value!r} cannot be given with resume: the run was trained with "
-                    f"{then.get(key)!r}; only {', '.join(SAFE_ON_RESUME)} may change")
+    # Repeating the run's own command is fine; changing what it learns with is not. What the
+    # command set: the keys it names, and any that it moved off the defaults (presets).
+    now, then, default = (flatten(OmegaConf.to_container(c)) for c in (current, cfg, defaults))
+    for key, value in sorted(now.items(), key=lambda item: item[0] not in keys):
+        named = any(key == k or key.startswith(f"{k}.") for k in keys)
+        if (key not in (*SAFE_ON_RESUME, "resume") and (named or value != default.get(key))
+                and value != then.get(key)):
+            raise ConfigError(
+                f"{key}={value!r} cannot be given with resume: the run was trained with "
+                f"{then.get(key)!r}; only {', '.join(SAFE_ON_RESUME)} may change")
     for key in keys:
         if key in SAFE_ON_RESUME:
             OmegaConf.update(cfg, key, OmegaConf.select(current, key), merge=False)

@@ -29,8 +29,9 @@ from lunar_dqn.checkpoint import (
     save_checkpoint,
     save_model,
 )
-from lunar_dqn.config import Config, ConfigError, validate
+from lunar_dqn.config import Config, validate
 from lunar_dqn.envs import EPISODE_START, make_vec_env, true_next_obs
+from lunar_dqn.errors import ConfigError, Diverged, Interrupted
 from lunar_dqn.evaluate import EVAL_SEED_BASE
 from lunar_dqn.history import HISTORY_FILE, EpisodeHistory
 from lunar_dqn.logger import EPSILON, FINAL_VIDEO, Q_MEAN, SPS, TD_LOSS, Logger
@@ -45,18 +46,6 @@ CHECKPOINT = "checkpoint.pt"  # everything needed to continue the run exactly
 SUMMARY_FILE = "summary.json"
 FINAL_VIDEO_FILE = "videos/final_model.mp4"
 LOG_EVERY_EPISODES = 100
-
-
-class Diverged(RuntimeError):
-    """The TD loss or a Q-value stopped being finite."""
-
-
-class Interrupted(RuntimeError):
-    """SIGINT or SIGTERM: the run saved a checkpoint and stopped."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
 
 
 def resolve_device(name: str) -> torch.device:

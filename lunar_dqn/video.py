@@ -14,8 +14,9 @@ from moviepy import ImageSequenceClip
 from PIL import Image
 from torch import nn
 
-from lunar_dqn.config import ConfigError, EnvConfig
+from lunar_dqn.config import EnvConfig
 from lunar_dqn.envs import make_env
+from lunar_dqn.errors import ConfigError
 
 DEFAULT_FPS = 30  # for environments that do not say their frame rate
 

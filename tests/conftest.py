@@ -9,14 +9,25 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium import spaces
+from omegaconf import DictConfig, OmegaConf
 
-from lunar_dqn.config import CONF_DIR, compose_config, register_configs
+from lunar_dqn.config import CONF_DIR, AgentConfig, compose_config, group_defaults, register_configs
 
 REPO = Path(__file__).resolve().parents[1]
 # CONF_DIR and compose_config are re-exported for the tests; tests that compose through Hydra's
 # API themselves need the schemas registered first.
-__all__ = ["CONF_DIR", "REPO", "compose_config", "run_module"]
+__all__ = ["CONF_DIR", "REPO", "agent_config", "compose_config", "env_config", "run_module"]
 register_configs()
+
+
+def agent_config(**values) -> AgentConfig:
+    """The default agent config with `values` changed, as the dataclass the agent gets."""
+    return OmegaConf.to_object(OmegaConf.merge(group_defaults("agent"), values))
+
+
+def env_config(**values) -> DictConfig:
+    """The default env config with `values` changed."""
+    return OmegaConf.merge(group_defaults("env"), values)
 
 
 def run_module(module: str, *args: str, cwd: Path,

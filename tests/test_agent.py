@@ -2,9 +2,9 @@ import pytest
 import torch
 from torch import nn
 
+from conftest import agent_config
 from lunar_dqn.agent import DQNAgent, decay_epsilon, soft_update, td_targets
 from lunar_dqn.buffer import Batch
-from lunar_dqn.config import AgentConfig
 
 CPU = torch.device("cpu")
 
@@ -61,7 +61,7 @@ def test_double_dqn_target_scores_the_online_choice_with_the_target_net():
     ("huber", ((4 - 0.5) + (6 - 0.5)) / 2),
 ])
 def test_loss_matches_hand_computation(loss_name, expected):
-    agent = DQNAgent(2, 2, AgentConfig(gamma=0.5, loss=loss_name, hidden_sizes=[2]), CPU, seed=0)
+    agent = DQNAgent(2, 2, agent_config(gamma=0.5, loss=loss_name, hidden_sizes=[2]), CPU, seed=0)
     agent.online = fixed_linear([[1.0, 2.0], [3.0, 4.0]])
     agent.target = fixed_linear([[2.0, 4.0], [6.0, 8.0]])
     loss, q_mean = agent.loss(two_transition_batch()._replace(discounts=torch.tensor([0.5, 0.5])))
@@ -71,7 +71,7 @@ def test_loss_matches_hand_computation(loss_name, expected):
 
 def test_learn_moves_q_toward_target_and_soft_updates_target():
     torch.manual_seed(0)
-    cfg = AgentConfig(hidden_sizes=[8], learning_rate=1e-2, tau=0.5)
+    cfg = agent_config(hidden_sizes=[8], learning_rate=1e-2, tau=0.5)
     agent = DQNAgent(2, 2, cfg, CPU, seed=0)
     before_target = [p.clone() for p in agent.target.parameters()]
     batch = two_transition_batch()._replace(discounts=torch.zeros(2))
@@ -85,7 +85,7 @@ def test_learn_moves_q_toward_target_and_soft_updates_target():
 
 
 def test_target_starts_as_a_copy_of_online():
-    agent = DQNAgent(8, 4, AgentConfig(), CPU, seed=0)
+    agent = DQNAgent(8, 4, agent_config(), CPU, seed=0)
     for a, b in zip(agent.online.parameters(), agent.target.parameters(), strict=True):
         assert torch.equal(a, b) and a.data_ptr() != b.data_ptr()
 
@@ -109,7 +109,7 @@ def test_decay_epsilon_once_per_episode_with_floor():
 
 
 def test_agent_decays_epsilon_per_finished_episode():
-    agent = DQNAgent(8, 4, AgentConfig(epsilon_decay=0.5, epsilon_min=0.1), CPU, seed=0)
+    agent = DQNAgent(8, 4, agent_config(epsilon_decay=0.5, epsilon_min=0.1), CPU, seed=0)
     agent.schedule(env_steps=100, episodes_finished=0)
     assert agent.epsilon == 1.0
     agent.schedule(env_steps=200, episodes_finished=2)
@@ -119,7 +119,7 @@ def test_agent_decays_epsilon_per_finished_episode():
 
 
 def test_linear_epsilon_schedule_in_env_steps():
-    cfg = AgentConfig(epsilon_start=1.0, epsilon_min=0.1, epsilon_decay_steps=1000)
+    cfg = agent_config(epsilon_start=1.0, epsilon_min=0.1, epsilon_decay_steps=1000)
     agent = DQNAgent(8, 4, cfg, CPU, seed=0)
     for steps, expected in [(0, 1.0), (500, 0.55), (1000, 0.1), (5000, 0.1)]:
         agent.schedule(env_steps=steps, episodes_finished=1)
@@ -127,7 +127,7 @@ def test_linear_epsilon_schedule_in_env_steps():
 
 
 def test_linear_learning_rate_schedule_sets_the_size_of_adams_steps():
-    cfg = AgentConfig(hidden_sizes=[4], learning_rate=1e-2, learning_rate_min=1e-3,
+    cfg = agent_config(hidden_sizes=[4], learning_rate=1e-2, learning_rate_min=1e-3,
                       learning_rate_decay_steps=1000)
     agent = DQNAgent(2, 2, cfg, CPU, seed=0)
     for steps, expected in [(0, 1e-2), (1000, 1e-3), (500, 5.5e-3), (9000, 1e-3), (500, 5.5e-3)]:
@@ -142,13 +142,13 @@ def test_linear_learning_rate_schedule_sets_the_size_of_adams_steps():
 
 
 def test_without_a_learning_rate_decay_the_rate_stays():
-    agent = DQNAgent(2, 2, AgentConfig(learning_rate=3e-4), CPU, seed=0)
+    agent = DQNAgent(2, 2, agent_config(learning_rate=3e-4), CPU, seed=0)
     agent.schedule(env_steps=10**6, episodes_finished=5)
     assert agent.optimizer.param_groups[0]["lr"] == 3e-4
 
 
 def test_hard_target_update_every_k_gradient_steps():
-    cfg = AgentConfig(hidden_sizes=[4], tau=1.0, target_update_every=3, learning_rate=0.1)
+    cfg = agent_config(hidden_sizes=[4], tau=1.0, target_update_every=3, learning_rate=0.1)
     agent = DQNAgent(2, 2, cfg, CPU, seed=0)
     batch = two_transition_batch()
     initial = [p.clone() for p in agent.target.parameters()]
@@ -165,7 +165,7 @@ def test_hard_target_update_every_k_gradient_steps():
 
 def greedy_agent() -> DQNAgent:
     """Q(s) = [0, 0, s0, 0]: the greedy action is always 2 for s0 = 1."""
-    agent = DQNAgent(1, 4, AgentConfig(hidden_sizes=[1]), CPU, seed=0)
+    agent = DQNAgent(1, 4, agent_config(hidden_sizes=[1]), CPU, seed=0)
     agent.online = fixed_linear([[0.0], [0.0], [1.0], [0.0]])
     return agent
 
@@ -199,7 +199,7 @@ def test_acting_is_seeded():
 
 
 def test_gradient_clipping_bounds_the_step():
-    cfg = AgentConfig(hidden_sizes=[2], learning_rate=1.0, max_grad_norm=0.01)
+    cfg = agent_config(hidden_sizes=[2], learning_rate=1.0, max_grad_norm=0.01)
     agent = DQNAgent(2, 2, cfg, CPU, seed=0)
     agent.optimizer = torch.optim.SGD(agent.online.parameters(), lr=1.0)
     before = torch.nn.utils.parameters_to_vector(agent.online.parameters()).clone()

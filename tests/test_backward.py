@@ -1,10 +1,14 @@
 import pytest
 import torch
+from torch import nn
 
+from conftest import agent_config
+from lunar_dqn import agent as agent_module
 from lunar_dqn.agent import DQNAgent
 from lunar_dqn.backward import td_loss_backward
 from lunar_dqn.buffer import Batch
-from lunar_dqn.config import AgentConfig
+from lunar_dqn.errors import ConfigError
+from lunar_dqn.learner import manual_backward_covers
 from lunar_dqn.networks import make_q_network
 
 CPU = torch.device("cpu")
@@ -41,7 +45,7 @@ def test_manual_and_autograd_agents_take_the_same_steps(double_dqn):
     agents = []
     for backward in ("autograd", "manual"):
         torch.manual_seed(0)
-        cfg = AgentConfig(backward=backward, double_dqn=double_dqn, max_grad_norm=10.0,
+        cfg = agent_config(backward=backward, double_dqn=double_dqn, max_grad_norm=10.0,
                           loss="huber", tau=0.01)
         agents.append(DQNAgent(8, 4, cfg, CPU, seed=0))
     batch = random_batch()
@@ -50,3 +54,66 @@ def test_manual_and_autograd_agents_take_the_same_steps(double_dqn):
         assert losses[0].item() == pytest.approx(losses[1].item(), rel=1e-4)
     for a, b in zip(agents[0].target.parameters(), agents[1].target.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def layer_norm_network(*_args) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(8, 16), nn.LayerNorm(16), nn.ReLU(), nn.Linear(16, 4))
+
+
+class DuelingHead(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.value, self.advantage = nn.Linear(16, 1), nn.Linear(16, 4)
+
+    def forward(self, x):
+        return self.value(x) + self.advantage(x) - self.advantage(x).mean(1, keepdim=True)
+
+
+@pytest.mark.parametrize("network, covered", [
+    (make_q_network(8, 4, [64, 64]), True),
+    (make_q_network(8, 4, [16, 8, 4]), True),
+    (nn.Sequential(nn.Linear(8, 4)), True),
+    (layer_norm_network(), False),
+    (nn.Sequential(nn.Linear(8, 16), nn.ReLU(), DuelingHead()), False),
+    (nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 4)), False),
+    (nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4, bias=False)), False),
+    (nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4), nn.ReLU()), False),
+    (nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.ReLU(), nn.Linear(16, 4)), False),
+    (nn.Linear(8, 4), False),
+], ids=["mlp", "deep-mlp", "linear", "layer-norm", "dueling", "tanh", "no-bias", "relu-out",
+        "relu-twice", "bare-linear"])
+def test_the_hand_written_pass_covers_only_relu_mlps(network, covered):
+    assert manual_backward_covers(network) is covered
+
+
+def test_auto_uses_the_hand_written_pass_for_the_mlp():
+    assert DQNAgent(8, 4, agent_config(), CPU, seed=0).backward == "manual"
+    assert DQNAgent(8, 4, agent_config(backward="autograd"), CPU, seed=0).backward == "autograd"
+
+
+def test_auto_trains_a_network_it_does_not_cover_through_autograd_and_says_so(monkeypatch,
+                                                                             caplog):
+    monkeypatch.setattr(agent_module, "make_q_network", layer_norm_network)
+    caplog.set_level("INFO")
+    agents = []
+    for backward in ("auto", "autograd"):
+        torch.manual_seed(0)
+        agents.append(DQNAgent(8, 4, agent_config(backward=backward), CPU, seed=0))
+    assert agents[0].backward == "autograd"
+    assert caplog.messages == [
+        "agent.backward=auto: the hand-written backward pass does not cover this network "
+        "(Linear -> LayerNorm -> ReLU -> Linear), so it trains through autograd"]
+    batch = random_batch()
+    for _ in range(5):
+        losses = [agent.learn(batch)[0].item() for agent in agents]
+        assert losses[0] == losses[1]
+
+
+def test_manual_for_a_network_it_does_not_cover_is_refused(monkeypatch):
+    monkeypatch.setattr(agent_module, "make_q_network", layer_norm_network)
+    with pytest.raises(ConfigError) as err:
+        DQNAgent(8, 4, agent_config(backward="manual"), CPU, seed=0)
+    assert str(err.value) == (
+        "agent.backward=manual cannot train this network (Linear -> LayerNorm -> ReLU -> Linear): "
+        "the hand-written backward pass covers only Linear layers with a ReLU between each two; "
+        "use agent.backward=auto or autograd")

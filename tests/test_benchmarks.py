@@ -23,7 +23,8 @@ from benchmarks.common import (
     parse_seeds,
 )
 from conftest import REPO, run_module
-from lunar_dqn.config import ConfigError, compose_config
+from lunar_dqn.config import compose_config
+from lunar_dqn.errors import ConfigError
 from lunar_dqn.trainer import Trainer
 
 # -- common ---------------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ import zipfile
 import pytest
 import torch
 
-from lunar_dqn.checkpoint import CheckpointError, load_model, safe_load, save_model
+from lunar_dqn.checkpoint import load_model, safe_load, save_model
+from lunar_dqn.errors import CheckpointError
 from lunar_dqn.networks import make_q_network
 from runutil import WritesMarker
 

@@ -1,9 +1,14 @@
+import re
+
 import pytest
+import yaml
 from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
 from omegaconf.errors import ValidationError
 
-from conftest import compose_config
-from lunar_dqn.config import ConfigError, validate
+from conftest import CONF_DIR, REPO, compose_config
+from lunar_dqn.config import GROUPS, Config, default_config, group_defaults, validate
+from lunar_dqn.errors import ConfigError
 
 
 def test_defaults_compose_and_validate():
@@ -85,3 +90,56 @@ def test_the_learning_rate_floor_binds_only_a_decaying_rate():
     cfg = compose_config("agent.learning_rate=5e-5", "agent.learning_rate_decay_steps=1000")
     with pytest.raises(ConfigError, match=r"learning_rate_min=0\.0001 is invalid: must be <="):
         validate(cfg)
+
+
+# Every default, as the README and the YAML files document them. A retuned default changes here,
+# in its YAML file and in the README's table together.
+DOCUMENTED_DEFAULTS = {
+    "env": {"id": "LunarLander-v3", "num_envs": 8, "vectorization_mode": "sync",
+            "max_episode_steps": None, "kwargs": {}},
+    "agent": {"hidden_sizes": [128, 128], "learning_rate": 1e-3, "learning_rate_min": 1e-4,
+              "learning_rate_decay_steps": None, "gamma": 0.99, "tau": 5e-3,
+              "target_update_every": 1, "n_step": 1, "batch_size": 64, "replay_ratio": 2,
+              "loss": "mse", "backward": "auto", "double_dqn": False, "max_grad_norm": None,
+              "epsilon_start": 1.0, "epsilon_min": 0.01, "epsilon_decay": 0.98,
+              "epsilon_decay_steps": None},
+    "buffer": {"capacity": 100_000},
+    "logger": {"tensorboard": True, "log_every_steps": 2000, "progress_bar": True,
+               "video": True},
+    "train": {"max_env_steps": 1_000_000, "max_episodes": 3000, "solve_score": 200.0,
+              "solve_window": 100, "stop_when_solved": True, "checkpoint_every": 50_000,
+              "saved_network": "target"},
+    "seed": 0, "device": "auto", "torch_threads": 1, "resume": None,
+}
+
+
+def test_the_composed_defaults_are_the_documented_ones():
+    assert OmegaConf.to_container(compose_config()) == DOCUMENTED_DEFAULTS
+
+
+def test_defaults_read_without_hydra_equal_the_composed_ones():
+    assert OmegaConf.to_container(default_config()) == DOCUMENTED_DEFAULTS
+    assert OmegaConf.to_container(group_defaults("env")) == DOCUMENTED_DEFAULTS["env"]
+
+
+def test_the_schemas_hold_no_default_of_their_own():
+    assert OmegaConf.missing_keys(OmegaConf.structured(Config)) == {
+        f"{group}.{key}" if isinstance(values, dict) else group
+        for group, values in DOCUMENTED_DEFAULTS.items()
+        for key in (values if isinstance(values, dict) else [None])}
+
+
+def test_every_default_key_has_its_meaning_on_its_line():
+    for path in sorted((CONF_DIR).glob("*/*.yaml")):
+        if path.parent.name not in GROUPS:
+            continue
+        keys = [line for line in path.read_text().splitlines()
+                if line and not line.startswith(("#", " ", "-", "defaults:"))]
+        assert keys and all(" # " in line for line in keys), path
+
+
+def test_the_readme_agent_table_gives_the_defaults():
+    readme = (REPO / "README.md").read_text()
+    table = readme[readme.index("The agent's options"):readme.index("Every default lives")]
+    rows = re.findall(r"^\| `(\w+)` \| `([^`]*)` \|", table, flags=re.MULTILINE)
+    assert {key: yaml.safe_load(text) for key, text in rows} == DOCUMENTED_DEFAULTS["agent"]

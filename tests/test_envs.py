@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import compose_config
-from lunar_dqn.config import ConfigError, EnvConfig
+from conftest import compose_config, env_config
 from lunar_dqn.envs import make_vec_env, true_next_obs
+from lunar_dqn.errors import ConfigError
 from lunar_dqn.train import Trainer
 
 
@@ -54,7 +54,7 @@ def test_true_next_obs_uses_final_obs_only_where_done():
 
 
 def test_lunar_lander_options_reach_every_sub_env():
-    envs = make_vec_env(EnvConfig(num_envs=2, kwargs={"gravity": -5.0, "enable_wind": True},
+    envs = make_vec_env(env_config(num_envs=2, kwargs={"gravity": -5.0, "enable_wind": True},
                                   max_episode_steps=50))
     try:
         for sub in envs.envs:
@@ -65,7 +65,7 @@ def test_lunar_lander_options_reach_every_sub_env():
 
 
 def test_sub_envs_are_seeded_and_distinct():
-    first, second = (make_vec_env(EnvConfig(num_envs=3)) for _ in range(2))
+    first, second = (make_vec_env(env_config(num_envs=3)) for _ in range(2))
     try:
         a, _ = first.reset(seed=4)
         b, _ = second.reset(seed=4)
@@ -78,12 +78,12 @@ def test_sub_envs_are_seeded_and_distinct():
 
 def test_unknown_env_id_is_a_config_error():
     with pytest.raises(ConfigError, match=r"env.id='LunarLander-v2' is not a registered"):
-        make_vec_env(EnvConfig(id="LunarLander-v2"))
+        make_vec_env(env_config(id="LunarLander-v2"))
 
 
 def test_unknown_env_option_is_a_config_error():
     with pytest.raises(ConfigError, match=r"env\.kwargs"):
-        make_vec_env(EnvConfig(num_envs=1, kwargs={"gravityy": -5.0}))
+        make_vec_env(env_config(num_envs=1, kwargs={"gravityy": -5.0}))
 
 
 def test_n_step_transitions_stay_within_episodes(counting_env_id, tmp_path):

@@ -9,13 +9,12 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from conftest import REPO, run_module
-from lunar_dqn.checkpoint import FINAL_MODEL, SOLVED_MODEL, CheckpointError, save_model
-from lunar_dqn.config import ConfigError, EnvConfig
+from conftest import REPO, compose_config, env_config, run_module
+from lunar_dqn.checkpoint import FINAL_MODEL, SOLVED_MODEL, save_model
+from lunar_dqn.errors import CheckpointError, ConfigError
 from lunar_dqn.evaluate import (
     EVAL_SEED_BASE,
     EVALUATION_FILE,
-    EvaluateConfig,
     choose_subject,
     evaluate,
     greedy_returns,
@@ -25,11 +24,11 @@ from lunar_dqn.evaluate import (
 from lunar_dqn.rundir import RUN_CONFIG
 from runutil import SHORT_EPISODES, WritesMarker, make_run, tiny_network
 
-SHORT = EnvConfig(num_envs=2, max_episode_steps=SHORT_EPISODES)
+SHORT = env_config(num_envs=2, max_episode_steps=SHORT_EPISODES)
 
 
 def options(**values) -> OmegaConf:
-    return OmegaConf.structured(EvaluateConfig(**values))
+    return OmegaConf.merge(compose_config(config_name="evaluate"), values)
 
 
 def test_summarize_gives_the_figures_and_counts_200_as_landed():
@@ -51,9 +50,9 @@ def test_report_lines():
 
 def test_greedy_returns_do_not_depend_on_how_many_envs_play_them():
     network = tiny_network([8])
-    one_by_one = greedy_returns(network, EnvConfig(num_envs=1, max_episode_steps=SHORT_EPISODES),
+    one_by_one = greedy_returns(network, env_config(num_envs=1, max_episode_steps=SHORT_EPISODES),
                                 episodes=4)
-    three_wide = greedy_returns(network, EnvConfig(num_envs=3, max_episode_steps=SHORT_EPISODES),
+    three_wide = greedy_returns(network, env_config(num_envs=3, max_episode_steps=SHORT_EPISODES),
                                 episodes=4)
     assert len(one_by_one) == 4
     assert three_wide == pytest.approx(one_by_one)

@@ -14,11 +14,13 @@ from omegaconf import OmegaConf
 
 from conftest import compose_config
 from lunar_dqn.checkpoint import load_model
-from lunar_dqn.evaluate import EvaluateConfig, evaluate
+from lunar_dqn.evaluate import evaluate
 from lunar_dqn.train import resume_config, train
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "e5ed9db"
-RESUME_OVERRIDES = ["train.max_env_steps=1200", "train.max_episodes=1000"]
+# the run's own command again (its agent.backward, manual, was the default then), a larger budget
+RESUME_OVERRIDES = ["debug=smoke", "buffer.capacity=500", "train.max_env_steps=1200",
+                    "train.max_episodes=1000"]
 
 
 @pytest.fixture
@@ -31,6 +33,7 @@ def old_run(tmp_path) -> Path:
 def test_an_older_run_resumes_exactly_as_its_own_version_did(old_run):
     current = compose_config(f"resume={old_run}", *RESUME_OVERRIDES)
     cfg = resume_config(old_run, [f"resume={old_run}", *RESUME_OVERRIDES], current)
+    assert cfg.agent.backward == "manual" and cfg.train.max_env_steps == 1200
     summary = train(cfg, old_run, resume=True)
     assert summary["env_steps"] == 1200 and summary["episodes"] == 12
     expected = FIXTURE / "expected"
@@ -41,7 +44,8 @@ def test_an_older_run_resumes_exactly_as_its_own_version_did(old_run):
 
 
 def test_an_older_run_evaluates_as_its_own_version_did(old_run, tmp_path):
-    options = OmegaConf.structured(EvaluateConfig(run_dir=str(old_run), episodes=5, num_envs=2))
+    options = OmegaConf.merge(compose_config(config_name="evaluate"),
+                              {"run_dir": str(old_run), "episodes": 5, "num_envs": 2})
     results = evaluate(options, tmp_path / "eval")
     expected = json.loads((FIXTURE / "expected" / "evaluation.json").read_text())
     assert results["points"] == expected["points"]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import run_module
-from lunar_dqn.config import ConfigError
+from lunar_dqn.errors import ConfigError
 from lunar_dqn.inspect import Step, format_table, one_step, parse_action
 
 INVALID = ("is invalid: must be one of 0 (Do nothing), 1 (Fire right engine), "

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from conftest import run_module
-from lunar_dqn.config import ConfigError
+from lunar_dqn.errors import ConfigError
 from lunar_dqn.plot import (
     TRAINING_CURVE,
     Span,

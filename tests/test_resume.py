@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from conftest import REPO, compose_config, run_module
-from lunar_dqn.checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
+from lunar_dqn.checkpoint import load_checkpoint, load_model, save_checkpoint
+from lunar_dqn.errors import CheckpointError, ConfigError, Diverged
 from lunar_dqn.logger import EPISODE_POINTS
-from lunar_dqn.train import train
-from lunar_dqn.trainer import CHECKPOINT, Diverged, Trainer
+from lunar_dqn.train import resume_config, train
+from lunar_dqn.trainer import CHECKPOINT, Trainer
 from tbutil import scalars
 
 SMOKE = ("debug=smoke", "train.max_episodes=1000", "train.solve_score=1000")
@@ -84,6 +86,46 @@ def test_divergence_stops_keeps_last_checkpoint_and_records_status(tmp_path, mon
     assert summary["status"] == "diverged" and "non-finite at env step 150" in summary["error"]
     assert load_checkpoint(tmp_path / CHECKPOINT)["counters"]["env_steps"] == 1000
     assert not (tmp_path / "final_model.pt").exists()
+
+
+def test_resume_takes_the_runs_config_and_refuses_changes_to_what_it_learns_with(tmp_path):
+    run = tmp_path / "run"
+    trained_with = (*SMOKE, "agent.tau=0.001", "logger.tensorboard=false")
+    train(compose_config(*trained_with, "train.max_env_steps=200"), run)
+
+    def resumed(*overrides: str):
+        overrides = (f"resume={run}", *overrides)
+        return resume_config(run, list(overrides), compose_config(*overrides))
+
+    for overrides, message in [
+        (["agent.tau=0.005"], "agent.tau=0.005 cannot be given with resume: the run was trained "
+                              "with 0.001; only train.max_env_steps, "),
+        (["debug=smoke", "agent.gamma=0.5"], "agent.gamma=0.5 cannot be given with resume"),
+        (["+env.kwargs.gravity=-5.0"], "env.kwargs.gravity=-5.0 cannot be given with resume: "
+                                       "the run was trained with None"),
+        (["experiment=seed_notebook"], "env.num_envs=1 cannot be given with resume: the run was "
+                                       "trained with 2"),
+    ]:
+        with pytest.raises(ConfigError) as err:
+            resumed(*overrides)
+        assert str(err.value).startswith(message)
+    # the run's own command, in full or in part, with a new budget
+    for overrides in (trained_with, ("agent.tau=0.001",), ()):
+        cfg = resumed(*overrides, "train.max_env_steps=400")
+        assert (cfg.agent.tau, cfg.buffer.capacity, cfg.train.max_env_steps) == (0.001, 2000, 400)
+        assert cfg.resume == str(run)
+
+
+def test_keys_a_runs_version_did_not_have_take_todays_defaults(tmp_path):
+    run = tmp_path / "run"
+    train(compose_config(*SMOKE, "train.max_env_steps=200", "logger.tensorboard=false"), run)
+    state = load_checkpoint(run / CHECKPOINT)
+    saved = OmegaConf.create(state["config"])
+    del saved.agent["double_dqn"]
+    state["config"] = OmegaConf.to_yaml(saved)
+    torch.save(state, run / CHECKPOINT)
+    cfg = resume_config(run, [f"resume={run}"], compose_config(f"resume={run}"))
+    assert cfg.agent.double_dqn is False and list(cfg.agent.hidden_sizes) == [16, 16]
 
 
 class RunsCode:

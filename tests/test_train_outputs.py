@@ -10,9 +10,8 @@ import torch
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from conftest import REPO, compose_config, run_module
+from conftest import REPO, compose_config, env_config, run_module
 from lunar_dqn.checkpoint import FINAL_MODEL, load_model
-from lunar_dqn.config import EnvConfig
 from lunar_dqn.envs import make_env
 from lunar_dqn.evaluate import EVAL_SEED_BASE
 from lunar_dqn.logger import FINAL_VIDEO
@@ -81,7 +80,7 @@ def test_training_records_the_final_model_to_mp4_and_tensorboard(tmp_path):
     assert frames == steps + 1
     # it is the final model's greedy episode on the first evaluation seed
     network, _ = load_model(run_dir / FINAL_MODEL)
-    env = make_env(EnvConfig(max_episode_steps=60))
+    env = make_env(env_config(max_episode_steps=60))
     try:
         replay = play_greedy(network, env, EVAL_SEED_BASE)
     finally:

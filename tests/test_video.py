@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, run_module
+from conftest import REPO, env_config, run_module
 from lunar_dqn import video
-from lunar_dqn.config import ConfigError, EnvConfig
 from lunar_dqn.envs import make_env
+from lunar_dqn.errors import ConfigError
 from lunar_dqn.evaluate import EVAL_SEED_BASE, greedy_returns
 from lunar_dqn.video import animated_gif, check_screen, play_greedy, record_video, watch
 from runutil import SHORT_EPISODES, make_run, tiny_network
 
-SHORT = EnvConfig(num_envs=1, max_episode_steps=SHORT_EPISODES)
+SHORT = env_config(num_envs=1, max_episode_steps=SHORT_EPISODES)
 
 
 def test_rgb_episode_keeps_the_reset_frame_and_one_frame_per_step():
