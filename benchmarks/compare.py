@@ -3,7 +3,8 @@
     python -m benchmarks.compare BASELINE.json OTHER.json ... [--seeds 0-4]
 
 Each file comes from `benchmarks.time_to_solve` (e.g. the defaults, then one lever changed at a
-time) and its row is named by its overrides. The medians are recomputed over the seeds that
+time) and its row is named by its overrides. The medians are the package's
+(`lunar_dqn.sweep.seeds.aggregate`), recomputed over the seeds that
 every file has (or `--seeds`, which every file must have), so the rows compare the same seeds;
 `>=` marks a figure that unsolved seeds make a lower bound. "slowest" is the most env steps a seed
 took to solve; the last column is the row's median env steps to solve against the baseline's.
@@ -12,29 +13,17 @@ took to solve; the last column is the row's median env steps to solve against th
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Column, Table, machine_line, parse_seeds
-from benchmarks.time_to_solve import aggregate
+from benchmarks.harness import Table, machine_line, parse_seeds, read_result
 from lunar_dqn.cli import exits_on_user_error, fail
-
-
-def load(path: Path) -> dict[str, Any]:
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        fail(f"cannot read {path}: {err}")
-    if doc.get("benchmark") != "time_to_solve":
-        fail(f"{path} is not a time_to_solve result")
-    return doc
+from lunar_dqn.sweep.seeds import aggregate, summary_cells
 
 
 def common_seeds(docs: Sequence[dict[str, Any]], wanted: list[int] | None) -> list[int]:
-    seed_sets = [{row["seed"] for row in doc["rows"]} for doc in docs]
-    shared = set.intersection(*seed_sets)
+    shared = set.intersection(*({row["seed"] for row in doc["rows"]} for doc in docs))
     if wanted is None:
         if not shared:
             fail("the files have no seed in common")
@@ -45,27 +34,14 @@ def common_seeds(docs: Sequence[dict[str, Any]], wanted: list[int] | None) -> li
     return wanted
 
 
-def label(doc: dict[str, Any]) -> str:
-    return " ".join(doc["overrides"]) or "(defaults)"
-
-
 def summary_row(doc: dict[str, Any], seeds: list[int]) -> dict[str, Any]:
     """The medians of `doc` over `seeds`, as strings for the table; env steps also as a number."""
     agg = aggregate([row for row in doc["rows"] if row["seed"] in seeds])
-    medians, bounds, worst = agg["medians"], agg["lower_bounds"], agg["worst"]
-    unsolved = medians["solved"] < medians["seeds"]
-
-    def cell(key: str, spec: str) -> str:
-        value = medians[key]
-        return "-" if value is None else (">=" if key in bounds else "") + format(value, spec)
-
-    slowest = (">=" if unsolved else "") + f"{worst['env_steps']:.0f}"
-    return {
-        "cells": [label(doc), f"{medians['solved']}/{medians['seeds']}", cell("episodes", ".0f"),
-                  cell("env_steps", ".0f"), slowest, cell("wall_s", ".1f"),
-                  cell("eval_mean", ".1f"), cell("landed_pct", ".0f")],
-        "env_steps": medians["env_steps"],
-    }
+    median, worst = summary_cells(agg, "medians"), summary_cells(agg, "worst")
+    keys = ("solved", "episodes", "env_steps", "slowest", "wall_s", "eval_mean", "landed_pct")
+    cells = {**median, "slowest": worst["env_steps"]}
+    return {"cells": [" ".join(doc["overrides"]) or "(defaults)", *(cells[k] for k in keys)],
+            "env_steps": agg["medians"]["env_steps"]}
 
 
 @exits_on_user_error
@@ -76,16 +52,15 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--seeds", type=parse_seeds, default=None,
                         help="e.g. 0-4 (default: the seeds every file has)")
     args = parser.parse_args(argv)
-    docs = [load(path) for path in args.files]
+    docs = [read_result(path, "time_to_solve") for path in args.files]
     seeds = common_seeds(docs, args.seeds)
     rows = [summary_row(doc, seeds) for doc in docs]
     for row in rows:
         row["cells"].append(f"{row['env_steps'] / rows[0]['env_steps']:.2f}x")
-    table = Table([Column("overrides", max(len(row["cells"][0]) for row in rows)),
-                   Column("solved", 6), Column("episodes", 8), Column("env steps", 9),
-                   Column("slowest", 7), Column("wall s", 6), Column("greedy mean", 11),
-                   Column("landed %", 8),
-                   Column("env steps vs first", 18)])
+    table = Table([("overrides", max(len(row["cells"][0]) for row in rows)),
+                   ("solved", 6), ("episodes", 8), ("env steps", 9),
+                   ("slowest", 7), ("wall s", 6), ("greedy mean", 11),
+                   ("landed %", 8), ("env steps vs first", 18)])
     print(f"medians over seeds {', '.join(map(str, seeds))}")
     for info in {machine_line(doc["machine"]) for doc in docs}:
         print(info)

@@ -16,9 +16,9 @@ import time
 import torch
 from omegaconf import OmegaConf
 
-from benchmarks.common import Column, Table, machine_info, machine_line
-from lunar_dqn.agent import DQNAgent
-from lunar_dqn.buffer import ReplayBuffer
+from benchmarks.harness import Table, machine_info, machine_line
+from lunar_dqn.algo.agent import DQNAgent
+from lunar_dqn.algo.buffer import ReplayBuffer
 from lunar_dqn.config import AgentConfig, compose_config
 
 # the lab's, the default's, the default's network at a larger batch, a wide one
@@ -61,8 +61,8 @@ def main() -> None:
     torch.set_num_threads(1)
     device = torch.device(args.device)
     buffer = filled_buffer(device)
-    table = Table([Column("network", 10), Column("batch", 5), Column("autograd us", 11),
-                   Column("manual us", 9), Column("speed-up", 8)])
+    table = Table([("network", 10), ("batch", 5), ("autograd us", 11),
+                   ("manual us", 9), ("speed-up", 8)])
     print(machine_line(machine_info(device, 1)))
     print(table.header())
     for hidden, batch in SHAPES:

@@ -1,4 +1,4 @@
-"""Where the training loop's time goes: cProfile over a window of the real loop (`Trainer.run`) at
+"""Where the training loop's time goes: cProfile over a window of the real loop (`Trainer.train`) at
 the lab's settings, in microseconds per env step and per gradient step.
 
     python -m benchmarks.profile_loop [--envs 8] [--mode sync] [--steps 20000] [--save F.prof] \\
@@ -25,10 +25,19 @@ from pathlib import Path
 import torch
 
 import lunar_dqn
-from benchmarks.common import Column, Table, compose_checked, machine_info, machine_line
-from benchmarks.throughput import LAB, NEVER_SOLVE, run_window, warm_up
+from benchmarks.harness import (
+    LAB,
+    NEVER_SOLVE,
+    Table,
+    compose_checked,
+    machine_info,
+    machine_line,
+    warm_up,
+    window,
+)
 from lunar_dqn.cli import exits_on_user_error
-from lunar_dqn.trainer import Trainer, resolve_device
+from lunar_dqn.run.device import resolve_device
+from lunar_dqn.run.trainer import Trainer
 
 Key = tuple[str, int, str]  # pstats: (file, line, function)
 PROJECT = str(Path(lunar_dqn.__file__).resolve().parent)  # the lunar_dqn actually imported
@@ -37,8 +46,8 @@ EXPAND_SHARE = 0.03  # project functions above this share of the loop get their 
 WRAPPERS = {"decorate_context", "wrapper", "inner", "_use_grad", "_wrapped_call_impl",
             "_call_impl", "maybe_fallback", "_fn"}
 NAME_WIDTH = 64
-TABLE = Table([Column("function", NAME_WIDTH), Column("calls/env step", 14),
-               Column("us/env step", 11), Column("us/grad step", 12), Column("% of loop", 9)])
+TABLE = Table([("function", NAME_WIDTH), ("calls/env step", 14),
+               ("us/env step", 11), ("us/grad step", 12), ("% of loop", 9)])
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -145,15 +154,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         trainer = Trainer(cfg, Path(run_dir))
         try:
             warm_up(trainer, args.warmup)
-            plain = run_window(trainer, args.steps)
-            env_steps, gradient_steps, profiled_seconds = run_window(
-                trainer, args.steps, lambda: profiler.runcall(trainer.run))
+            plain = window(trainer, args.steps)
+            env_steps, gradient_steps, profiled_seconds = profiler.runcall(
+                window, trainer, args.steps)
         finally:
             trainer.close()
     if args.save:
         profiler.dump_stats(args.save)
     stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
-    code = Trainer.run.__code__
+    code = Trainer.train.__code__
     loop = (code.co_filename, code.co_firstlineno, code.co_name)
     loop_seconds = stats[loop][3]
     print(f"profile of the training loop at {' '.join([LAB, *args.overrides])} "

@@ -15,12 +15,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Column, Median, Table, censored_median, machine_line
+from benchmarks.harness import Table, machine_line, read_result
+from lunar_dqn.sweep.stats import Median, censored_median
 
 TABLE = Table([
-    Column("seed", 6), Column("ours", 4), Column("env steps", 9), Column("wall s", 7),
-    Column("greedy", 6), Column("anchor", 6), Column("env steps", 9), Column("wall s", 7),
-    Column("greedy", 6), Column("anchor/ours", 11),
+    ("seed", 6), ("ours", 4), ("env steps", 9), ("wall s", 7),
+    ("greedy", 6), ("anchor", 6), ("env steps", 9), ("wall s", 7),
+    ("greedy", 6), ("anchor/ours", 11),
 ])
 
 
@@ -39,7 +40,7 @@ def ratio(anchor: Median, ours: Median) -> str:
 
 def load(ours_path: Path, anchor_path: Path) -> tuple[dict[str, Any], dict[int, dict[str, Any]],
                                                       dict[int, dict[str, Any]]]:
-    doc = json.loads(ours_path.read_text())
+    doc = read_result(ours_path, "time_to_solve")
     ours = {row["seed"]: row for row in doc["rows"]}
     anchor = {}
     for line in anchor_path.read_text().splitlines():

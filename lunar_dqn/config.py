@@ -139,6 +139,18 @@ def default_config() -> DictConfig:
     return OmegaConf.merge(Config, {group: group_defaults(group) for group in GROUPS}, top)
 
 
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`{"agent": {"tau": 0.001}}` -> `{"agent.tau": 0.001}`."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
 def _check(ok: bool, key: str, value: Any, allowed: str) -> None:
     if not ok:
         raise ConfigError(f"{key}={value!r} is invalid: {allowed}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from pathlib import Path
@@ -11,23 +10,18 @@ from typing import Any
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from lunar_dqn.checkpoint import load_checkpoint
 from lunar_dqn.cli import DIVERGED_EXIT, USER_ERRORS, fail, run_hydra_app
-from lunar_dqn.config import default_config, register_configs
-from lunar_dqn.errors import CheckpointError, ConfigError, Diverged, Interrupted
-from lunar_dqn.logger import flatten
-from lunar_dqn.trainer import CHECKPOINT, SUMMARY_FILE, Trainer
+from lunar_dqn.config import register_configs
+from lunar_dqn.errors import ConfigError, Diverged, Interrupted
+from lunar_dqn.run.resume import resume_config
+from lunar_dqn.run.rundir import only_hydra_files, write_failure
+from lunar_dqn.run.trainer import Trainer
+
+__all__ = ["main", "train"]
 
 log = logging.getLogger(__name__)
-
-# What may change when a run is resumed: budgets and conveniences, never the learning itself.
-SAFE_ON_RESUME = ("train.max_env_steps", "train.max_episodes", "train.stop_when_solved",
-                  "train.checkpoint_every", "train.saved_network",
-                  "logger.progress_bar", "logger.log_every_steps", "logger.video", "torch_threads",
-                  "env.vectorization_mode")
-
 
 def train(cfg: Any, run_dir: Path, resume: bool = False) -> dict[str, Any]:
     """Train on `cfg` (a composed config), writing everything under `run_dir`; with `resume`,
@@ -37,42 +31,6 @@ def train(cfg: Any, run_dir: Path, resume: bool = False) -> dict[str, Any]:
         return trainer.run()
     finally:
         trainer.close()
-
-
-def resume_config(run_dir: Path, overrides: list[str], current: DictConfig) -> DictConfig:
-    """The config a run was trained with, plus the overrides that are safe to change."""
-    if not run_dir.is_dir():
-        raise CheckpointError(f"resume={str(run_dir)!r}: no such run directory")
-    if not (run_dir / CHECKPOINT).is_file():
-        raise CheckpointError(f"resume={str(run_dir)!r}: no {CHECKPOINT} there, nothing to resume")
-    saved = load_checkpoint(run_dir / CHECKPOINT)["config"]
-    defaults = default_config()
-    cfg = OmegaConf.merge(defaults, OmegaConf.create(saved))  # keys new since: the defaults
-    keys = [o.split("=", 1)[0].lstrip("+~") for o in overrides]
-    # Repeating the run's own command is fine; changing what it learns with is not. What the
-    # command set: the keys it names, and any that it moved off the defaults (presets).
-    now, then, default = (flatten(OmegaConf.to_container(c)) for c in (current, cfg, defaults))
-    for key, value in sorted(now.items(), key=lambda item: item[0] not in keys):
-        named = any(key == k or key.startswith(f"{k}.") for k in keys)
-        if (key not in (*SAFE_ON_RESUME, "resume") and (named or value != default.get(key))
-                and value != then.get(key)):
-            raise ConfigError(
-                f"{key}={value!r} cannot be given with resume: the run was trained with "
-                f"{then.get(key)!r}; only {', '.join(SAFE_ON_RESUME)} may change")
-    for key in keys:
-        if key in SAFE_ON_RESUME:
-            OmegaConf.update(cfg, key, OmegaConf.select(current, key), merge=False)
-    cfg.resume = str(run_dir)
-    return cfg
-
-
-def _only_hydra_files(run_dir: Path) -> bool:
-    return {p.name for p in run_dir.iterdir()} <= {".hydra", "train.log"}
-
-
-def _record_failure(run_dir: Path, message: str) -> None:
-    (run_dir / SUMMARY_FILE).write_text(
-        json.dumps({"status": "failed", "solved": False, "error": message}, indent=2) + "\n")
 
 
 def _penalty(cfg: Any) -> float:
@@ -106,10 +64,10 @@ def main(cfg: DictConfig) -> float:
     except USER_ERRORS as err:
         if sweeping:  # the other jobs go on; this one records why it failed
             log.error("%s", err)
-            _record_failure(run_dir, str(err))
+            write_failure(run_dir, str(err))
             return _penalty(cfg)
         resumed_here = cfg.resume is not None and run_dir.resolve() == Path(cfg.resume).resolve()
-        if not resumed_here and _only_hydra_files(run_dir):
+        if not resumed_here and only_hydra_files(run_dir):
             shutil.rmtree(run_dir)  # nothing was done: leave no half-written run behind
         fail(str(err))
     except Diverged as err:

@@ -10,10 +10,10 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from conftest import compose_config
-from lunar_dqn.checkpoint import FINAL_MODEL, SOLVED_MODEL, save_model
-from lunar_dqn.history import HISTORY_FILE, EpisodeHistory
-from lunar_dqn.networks import make_q_network
-from lunar_dqn.rundir import RUN_CONFIG
+from lunar_dqn.algo.networks import make_q_network
+from lunar_dqn.run.checkpoint import save_model
+from lunar_dqn.run.history import EpisodeHistory
+from lunar_dqn.run.rundir import FINAL_MODEL, HISTORY, RUN_CONFIG, SOLVED_MODEL
 
 SHORT_EPISODES = 30  # env.max_episode_steps of the fake runs: every episode is quick
 
@@ -37,7 +37,7 @@ def make_run(run_dir: Path, hidden_sizes: tuple[int, ...] = (8,), solved: bool =
     history = EpisodeHistory(window=100)
     for k, p in enumerate(points):
         history.add(p, env_steps=100 * (k + 1))
-    history.write_csv(run_dir / HISTORY_FILE)
+    history.write_csv(run_dir / HISTORY)
     return run_dir
 
 

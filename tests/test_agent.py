@@ -3,8 +3,8 @@ import torch
 from torch import nn
 
 from conftest import agent_config
-from lunar_dqn.agent import DQNAgent, decay_epsilon, soft_update, td_targets
-from lunar_dqn.buffer import Batch
+from lunar_dqn.algo.agent import DQNAgent, decay_epsilon, soft_update, td_targets
+from lunar_dqn.algo.buffer import Batch
 
 CPU = torch.device("cpu")
 
@@ -212,7 +212,7 @@ def test_trainer_hands_plain_dataclasses_to_the_hot_loop(tmp_path):
     """OmegaConf attribute reads cost microseconds each; the loop must not make them."""
     from conftest import compose_config
     from lunar_dqn.config import AgentConfig as Schema
-    from lunar_dqn.trainer import Trainer
+    from lunar_dqn.run.trainer import Trainer
 
     trainer = Trainer(compose_config("debug=smoke", "logger.tensorboard=false"), tmp_path)
     try:

@@ -3,13 +3,13 @@ import torch
 from torch import nn
 
 from conftest import agent_config
-from lunar_dqn import agent as agent_module
-from lunar_dqn.agent import DQNAgent
-from lunar_dqn.backward import td_loss_backward
-from lunar_dqn.buffer import Batch
+from lunar_dqn.algo import agent as agent_module
+from lunar_dqn.algo.agent import DQNAgent
+from lunar_dqn.algo.backward import td_loss_backward
+from lunar_dqn.algo.buffer import Batch
+from lunar_dqn.algo.learner import manual_backward_covers
+from lunar_dqn.algo.networks import make_q_network
 from lunar_dqn.errors import ConfigError
-from lunar_dqn.learner import manual_backward_covers
-from lunar_dqn.networks import make_q_network
 
 CPU = torch.device("cpu")
 

@@ -13,21 +13,17 @@ import torch
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from benchmarks import compare, profile_loop, side_by_side, throughput, time_to_solve
-from benchmarks.anchor import run_seed
-from benchmarks.common import (
-    Column,
-    Median,
-    Table,
-    censored_median,
-    compose_checked,
-    parse_seeds,
-)
+from benchmarks.anchor.runner import run_seed
+from benchmarks.harness import Table, compose_checked, machine_line, parse_seeds, window
 from conftest import REPO, run_module
 from lunar_dqn.config import compose_config
 from lunar_dqn.errors import ConfigError
-from lunar_dqn.trainer import Trainer
+from lunar_dqn.run.trainer import Trainer
+from lunar_dqn.sweep.runs import Run
+from lunar_dqn.sweep.seeds import aggregate, seed_row
+from lunar_dqn.sweep.stats import Median, censored_median
 
-# -- common ---------------------------------------------------------------------------------------
+# -- harness ---------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("text, seeds", [
@@ -62,12 +58,28 @@ def test_median_is_a_lower_bound_when_an_unfinished_run_can_raise_it():
 
 
 def test_table_rows_line_up_with_the_header():
-    table = Table([Column("seed", 3), Column("a long name", 2), Column("x", 6)])
+    table = Table([("seed", 3), ("a long name", 2), ("x", 6)])
     header, rule = table.header().splitlines()
     row = table.row(["7", "yes", "12.5"])
     assert header == "seed  a long name       x"
     assert len(row) == len(header) == len(rule) and set(rule) == {"-"}
     assert row.split() == ["7", "yes", "12.5"] and row.endswith("  12.5")
+
+
+def test_the_machine_line_carries_the_calibration_when_measured():
+    info = {"cpu": "CPU", "cores": 2, "torch": "2", "torch_threads": 1, "device": "cpu",
+            "gpu": None}
+    assert machine_line(info) == "machine: CPU, 2 cores, torch 2, 1 torch thread(s), device cpu"
+    assert machine_line({**info, "calibration_env_steps_per_s": 31250}) == (
+        "machine: CPU, 2 cores, torch 2, 1 torch thread(s), device cpu; calibration: 31250 "
+        "LunarLander steps/s (one env, random actions)")
+
+
+def test_the_anchor_runs_as_a_module_with_its_own_requirements():
+    result = run_module("benchmarks.anchor", "--help", cwd=REPO)
+    assert result.returncode == 0 and "--budget" in result.stdout
+    requirements = (REPO / "benchmarks" / "anchor" / "requirements.txt").read_text()
+    assert "stable-baselines3" in requirements.split()
 
 
 def test_compose_config_applies_presets_then_overrides():
@@ -127,13 +139,13 @@ def test_summary_row_uses_the_solve_when_solved_and_the_budget_when_not():
                "gradient_steps": 22_500, "wall_time_s": 9.0}
     evaluation = {"episodes": 100, "mean": 260.0, "std": 20.0, "min": 120.0,
                   "landed_share": 0.93}
-    solved = time_to_solve.make_row(4, summary, 11.5, evaluation, REPO)
+    solved = seed_row(4, Run(REPO, summary, (), "seed4", evaluation))
     assert (solved["episodes"], solved["env_steps"], solved["wall_s"]) == (300, 90_000, 9.0)
     assert solved["env_steps_per_s"] == 10_000 and solved["landed_pct"] == pytest.approx(93)
-    unsolved = time_to_solve.make_row(4, {**summary, "status": "budget", "solved": False,
-                                          "solved_episode": None,
-                                          "solved_env_steps": None, "episodes": 900,
-                                          "env_steps": 1_000_000}, 120.0, evaluation, REPO)
+    unsolved = seed_row(4, Run(REPO, {**summary, "status": "budget", "solved": False,
+                                      "solved_episode": None, "solved_env_steps": None,
+                                      "episodes": 900, "env_steps": 1_000_000},
+                               (), "seed4", evaluation))
     assert (unsolved["episodes"], unsolved["env_steps"]) == (900, 1_000_000)
     assert time_to_solve.format_row(solved).split() == [
         "4", "yes", "300", "90000", "9.0", "10000", "260.0", "93"]
@@ -143,11 +155,11 @@ def test_a_diverged_seed_is_a_row_without_greedy_figures():
     summary = {"status": "diverged", "solved": False, "solved_episode": None,
                "solved_env_steps": None, "episodes": 250, "env_steps": 60_000,
                "gradient_steps": 15_000, "wall_time_s": 6.0}
-    diverged = time_to_solve.make_row(1, summary, 8.0, None, REPO)
+    diverged = seed_row(1, Run(REPO, summary, (), "seed1"))
     assert diverged["eval_mean"] is None and diverged["landed_pct"] is None
     assert time_to_solve.format_row(diverged).split() == [
         "1", "diverged", "250", "60000", "6.0", "10000", "-", "-"]
-    agg = time_to_solve.aggregate([diverged, row(0, True, 300, 80_000, 8.0, mean=260, landed=95),
+    agg = aggregate([diverged, row(0, True, 300, 80_000, 8.0, mean=260, landed=95),
                                    row(2, True, 400, 90_000, 9.0, mean=240, landed=91)])
     assert agg["medians"]["eval_mean"] == 250 and agg["worst"]["landed_pct"] == 91
     # the diverged seed counts as unsolved: it sits lowest, so every to-solve median may rise
@@ -159,7 +171,7 @@ def test_medians_and_worst_over_seeds():
     rows = [row(0, True, 300, 80_000, 8.0, sps=9000, mean=260, landed=95),
             row(1, True, 500, 120_000, 14.0, sps=8000, mean=240, landed=90),
             row(2, True, 400, 100_000, 10.0, sps=10000, mean=270, landed=97)]
-    agg = time_to_solve.aggregate(rows)
+    agg = aggregate(rows)
     assert agg["medians"] == {"solved": 3, "seeds": 3, "episodes": 400, "env_steps": 100_000,
                               "wall_s": 10.0, "env_steps_per_s": 9000, "eval_mean": 260,
                               "landed_pct": 95}
@@ -175,7 +187,7 @@ def test_medians_and_worst_over_seeds():
 def test_unsolved_seeds_make_the_to_solve_medians_lower_bounds():
     rows = [row(0, True, 300, 80_000, 8.0), row(1, False, 900, 90_000, 9.0),
             row(2, True, 400, 100_000, 10.0)]
-    agg = time_to_solve.aggregate(rows)
+    agg = aggregate(rows)
     # seed 1 stopped unsolved after 900 episodes, above the median: that median stays exact.
     # Its 90 000 env steps and 9 s sit in the middle: solving would have taken more.
     assert agg["lower_bounds"] == ["env_steps", "wall_s"]
@@ -249,7 +261,7 @@ def test_a_window_cut_short_is_an_error_not_a_rate(tmp_path):
     trainer = Trainer(cfg, tmp_path)
     try:
         with pytest.raises(RuntimeError, match=r"stopped \d+ env steps into a window of 50000"):
-            throughput.run_window(trainer, 50_000)
+            window(trainer, 50_000)
     finally:
         trainer.close()
 
@@ -327,7 +339,7 @@ def test_ratio_says_which_way_a_bound_goes(anchor, ours, text):
 def test_side_by_side_pairs_seeds_and_compares_medians(tmp_path, capsys):
     machine = {"cpu": "CPU", "cores": 2, "torch": "2", "torch_threads": 1, "device": "cpu",
                "gpu": None, "python": "3"}
-    ours = {"overrides": [], "date": "d", "machine": machine,
+    ours = {"benchmark": "time_to_solve", "overrides": [], "date": "d", "machine": machine,
             "rows": [row(0, True, 300, 80_000, 8.0), row(1, True, 400, 90_000, 12.0),
                      row(2, True, 500, 95_000, 9.0)]}
     anchor = [{"seed": s, "solved": solved, "steps": steps, "train_wall_s": wall,
@@ -371,10 +383,20 @@ def test_time_to_solve_trains_evaluates_and_writes_json(tmp_path):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["solved_env_steps"] == r["env_steps"] and summary["episodes"] == 5
     assert (run_dir / "lunar_lander_model.pt").is_file()
+    # evaluated as `python -m lunar_dqn.evaluate run_dir=...` does it, into the run directory
+    evaluation = json.loads((run_dir / "evaluation.json").read_text())
+    assert evaluation["model"] == str(run_dir / "lunar_lander_model.pt")
+    assert len(evaluation["points"]) == 3 and r["eval_mean"] == evaluation["mean"]
+    assert doc["machine"]["calibration_env_steps_per_s"] > 0
+    assert "; calibration: " in result.stdout
     assert "seed: 0" in (run_dir / ".hydra" / "config.yaml").read_text()
     assert doc["medians"]["env_steps"] == r["env_steps"] and doc["lower_bounds"] == []
     printed = result.stdout.splitlines()
     assert printed[-1] == f"wrote {out}" and printed[-3].split()[:3] == ["median", "1/1", "5"]
+    # ordinary run directories: the sweep report reads them
+    report = run_module("lunar_dqn.report", str(tmp_path / "bench"), cwd=REPO)
+    assert report.returncode == 0, report.stderr
+    assert f"| 1 | 1/1 (100%) | {r['env_steps']:,} |" in report.stdout
 
 
 @pytest.mark.slow
@@ -394,7 +416,7 @@ def test_throughput_measures_every_row(tmp_path):
 
 
 def test_benchmarks_started_in_the_same_second_get_their_own_folders(tmp_path):
-    from benchmarks.common import new_bench_dir
+    from benchmarks.harness import new_bench_dir
 
     first, second = new_bench_dir(tmp_path), new_bench_dir(tmp_path)
     assert first != second and first.is_dir() and second.is_dir()

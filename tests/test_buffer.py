@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from lunar_dqn.buffer import ReplayBuffer
+from lunar_dqn.algo.buffer import ReplayBuffer
 
 CPU = torch.device("cpu")
 DEVICES = [CPU] + ([torch.device("cuda")] if torch.cuda.is_available() else [])

@@ -6,9 +6,9 @@ import zipfile
 import pytest
 import torch
 
-from lunar_dqn.checkpoint import load_model, safe_load, save_model
+from lunar_dqn.algo.networks import make_q_network
 from lunar_dqn.errors import CheckpointError
-from lunar_dqn.networks import make_q_network
+from lunar_dqn.run.checkpoint import load_model, safe_load, save_model
 from runutil import WritesMarker
 
 

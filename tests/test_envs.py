@@ -3,9 +3,9 @@ import pytest
 import torch
 
 from conftest import compose_config, env_config
-from lunar_dqn.envs import make_vec_env, true_next_obs
 from lunar_dqn.errors import ConfigError
-from lunar_dqn.train import Trainer
+from lunar_dqn.run.envs import make_vec_env, true_next_obs
+from lunar_dqn.run.trainer import Trainer
 
 
 def test_counting_env_transitions_never_cross_episodes(counting_env_id, tmp_path):

@@ -10,18 +10,12 @@ import torch
 from omegaconf import OmegaConf
 
 from conftest import REPO, compose_config, env_config, run_module
-from lunar_dqn.checkpoint import FINAL_MODEL, SOLVED_MODEL, save_model
 from lunar_dqn.errors import CheckpointError, ConfigError
-from lunar_dqn.evaluate import (
-    EVAL_SEED_BASE,
-    EVALUATION_FILE,
-    choose_subject,
-    evaluate,
-    greedy_returns,
-    report,
-    summarize,
-)
-from lunar_dqn.rundir import RUN_CONFIG
+from lunar_dqn.evaluate import evaluate
+from lunar_dqn.play.evaluation import choose_subject, report
+from lunar_dqn.play.greedy import EVAL_SEED_BASE, greedy_returns, summarize
+from lunar_dqn.run.checkpoint import save_model
+from lunar_dqn.run.rundir import EVALUATION, FINAL_MODEL, RUN_CONFIG, SOLVED_MODEL
 from runutil import SHORT_EPISODES, WritesMarker, make_run, tiny_network
 
 SHORT = env_config(num_envs=2, max_episode_steps=SHORT_EPISODES)
@@ -66,7 +60,7 @@ def test_evaluate_writes_the_figures_and_every_episode(tmp_path, caplog):
     caplog.set_level("INFO")
     results = evaluate(options(run_dir=str(run), episodes=5, num_envs=2), out)
     expected_points = greedy_returns(tiny_network([8]), SHORT, 5)
-    saved = json.loads((out / EVALUATION_FILE).read_text())
+    saved = json.loads((out / EVALUATION).read_text())
     assert saved == results
     assert saved["points"] == pytest.approx(expected_points)
     assert {k: saved[k] for k in ("episodes", "mean", "std", "min", "max", "landed_share")} == (
@@ -174,7 +168,7 @@ def test_command_prints_figures_and_writes_evaluation_and_videos(tmp_path):
     result = run_module("lunar_dqn.evaluate", f"run_dir={run}", "episodes=3", "num_envs=2",
                         "video=true", "watch_episodes=2", f"hydra.run.dir={out}", cwd=REPO)
     assert result.returncode == 0, result.stderr
-    saved = json.loads((out / EVALUATION_FILE).read_text())
+    saved = json.loads((out / EVALUATION).read_text())
     assert saved["episodes"] == 3 and len(saved["points"]) == 3
     assert f"points: {saved['mean']:.2f} ± {saved['std']:.2f}" in result.stdout
     assert f"model: {run / SOLVED_MODEL} (saved when the run solved)" in result.stdout
@@ -194,7 +188,7 @@ def test_command_default_output_directory(tmp_path):
     run = make_run(tmp_path / "run")
     result = run_module("lunar_dqn.evaluate", f"run_dir={run}", "episodes=1", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    found = list((tmp_path / "outputs" / "evaluations").glob(f"*/*/{EVALUATION_FILE}"))
+    found = list((tmp_path / "outputs" / "evaluations").glob(f"*/*/{EVALUATION}"))
     assert len(found) == 1
 
 
@@ -229,7 +223,7 @@ def test_command_refuses_bad_models_with_one_line(tmp_path, case):
                         f"hydra.run.dir={tmp_path / 'eval'}", cwd=REPO)
     assert assert_one_error_line(result) == "error: " + BAD_MODELS[case].format(model=model)
     assert not marker.exists()
-    assert not (tmp_path / "eval" / EVALUATION_FILE).exists()
+    assert not (tmp_path / "eval" / EVALUATION).exists()
 
 
 @pytest.mark.slow

@@ -13,9 +13,10 @@ import torch
 from omegaconf import OmegaConf
 
 from conftest import compose_config
-from lunar_dqn.checkpoint import load_model
 from lunar_dqn.evaluate import evaluate
-from lunar_dqn.train import resume_config, train
+from lunar_dqn.run.checkpoint import load_model
+from lunar_dqn.run.resume import resume_config
+from lunar_dqn.train import train
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "e5ed9db"
 # the run's own command again (its agent.backward, manual, was the default then), a larger budget

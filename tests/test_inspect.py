@@ -8,7 +8,7 @@ import pytest
 
 from conftest import run_module
 from lunar_dqn.errors import ConfigError
-from lunar_dqn.inspect import Step, format_table, one_step, parse_action
+from lunar_dqn.play.onestep import Step, format_table, one_step, parse_action
 
 INVALID = ("is invalid: must be one of 0 (Do nothing), 1 (Fire right engine), "
            "2 (Fire main engine), 3 (Fire left engine)")

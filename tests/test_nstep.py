@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lunar_dqn.nstep import NStepWindow
+from lunar_dqn.algo.nstep import NStepWindow
 
 
 def step(window, t, done=(False,), terminated=(False,)):

@@ -6,15 +6,8 @@ from PIL import Image
 
 from conftest import run_module
 from lunar_dqn.errors import ConfigError
-from lunar_dqn.plot import (
-    TRAINING_CURVE,
-    Span,
-    choose_span,
-    plot_history,
-    read_points,
-    rolling_mean,
-    write_training_curve,
-)
+from lunar_dqn.play.curve import Span, choose_span, plot_history, rolling_mean, write_training_curve
+from lunar_dqn.run.rundir import TRAINING_CURVE, read_points
 from runutil import make_run
 
 CYAN, MAGENTA = (0, 255, 255), (255, 0, 255)
@@ -82,9 +75,10 @@ def test_rolling_mean_only_and_points_only_exclude_each_other(tmp_path):
 
 
 def test_training_curve_is_written_unless_no_episode_finished(tmp_path):
-    assert write_training_curve([], tmp_path) is None
-    assert not (tmp_path / TRAINING_CURVE).exists()
-    assert write_training_curve([1.0, 5.0, 3.0], tmp_path) == tmp_path / TRAINING_CURVE
+    out = tmp_path / TRAINING_CURVE
+    assert write_training_curve([], out) is False
+    assert not out.exists()
+    assert write_training_curve([1.0, 5.0, 3.0], out) is True
     assert Image.open(tmp_path / TRAINING_CURVE).format == "PNG"
 
 

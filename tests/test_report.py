@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from conftest import REPO, run_module
-from lunar_dqn.history import HISTORY_COLUMNS
-from lunar_dqn.report import CSV_COLUMNS, main, summarize
-from lunar_dqn.report_plot import learning_curves
-from lunar_dqn.runs import (
+from lunar_dqn.report import main
+from lunar_dqn.run.history import HISTORY_COLUMNS
+from lunar_dqn.sweep.curves import learning_curves
+from lunar_dqn.sweep.runs import (
     COMMON_ONLY_LABEL,
     DEFAULTS_SETTING,
     common_overrides,
@@ -23,7 +23,8 @@ from lunar_dqn.runs import (
     label,
     setting_overrides,
 )
-from lunar_dqn.stats import bootstrap_mean_ci, spread
+from lunar_dqn.sweep.stats import bootstrap_mean_ci, spread
+from lunar_dqn.sweep.table import CSV_COLUMNS, summarize
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -152,7 +153,7 @@ def test_failed_diverged_and_interrupted_runs_count_as_not_solved(tmp_path):
     write_run(tmp_path / "1", ["seed=1"], None, -300.0, status="diverged")
     write_run(tmp_path / "2", ["seed=2"], None, 100.0, status="interrupted")
     write_run(tmp_path / "3", ["seed=3"], None, 0.0)
-    # what a sweep job that stopped on a bad value leaves (lunar_dqn.train._record_failure)
+    # what a sweep job that stopped on a bad value leaves (lunar_dqn.run.rundir.write_failure)
     (tmp_path / "3" / "summary.json").write_text(json.dumps(
         {"status": "failed", "solved": False, "error": "agent.tau=5.0 is invalid"}))
     report = summarize(find_runs(tmp_path))

@@ -15,11 +15,13 @@ import torch
 from omegaconf import OmegaConf
 
 from conftest import REPO, compose_config, run_module
-from lunar_dqn.checkpoint import load_checkpoint, load_model, save_checkpoint
 from lunar_dqn.errors import CheckpointError, ConfigError, Diverged
-from lunar_dqn.logger import EPISODE_POINTS
-from lunar_dqn.train import resume_config, train
-from lunar_dqn.trainer import CHECKPOINT, Trainer
+from lunar_dqn.run.checkpoint import load_checkpoint, load_model, save_checkpoint
+from lunar_dqn.run.logger import EPISODE_POINTS
+from lunar_dqn.run.resume import resume_config
+from lunar_dqn.run.rundir import CHECKPOINT
+from lunar_dqn.run.trainer import Trainer
+from lunar_dqn.train import train
 from tbutil import scalars
 
 SMOKE = ("debug=smoke", "train.max_episodes=1000", "train.solve_score=1000")
@@ -57,6 +59,24 @@ def test_resume_from_checkpoint_matches_an_uninterrupted_run(tmp_path, mode):
     a = load_model(tmp_path / "full" / "final_model.pt")[0].state_dict()
     b = load_model(tmp_path / "split" / "final_model.pt")[0].state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_training_in_windows_writes_nothing_until_finish_and_equals_one_run(tmp_path):
+    cfg = compose_config(*SMOKE, "train.max_env_steps=600", "logger.tensorboard=false")
+    whole = train(cfg, tmp_path / "whole")
+    trainer = Trainer(cfg, tmp_path / "windows")
+    try:
+        assert trainer.train(env_steps=200) == 200 and trainer.train(env_steps=250) == 250
+        assert list((tmp_path / "windows").iterdir()) == []  # no closing writes, no summary
+        assert trainer.train() == 150  # on to the budget
+        assert trainer.train(env_steps=100) == 0  # the run has ended
+        summary = trainer.finish()
+    finally:
+        trainer.close()
+    assert history_points(tmp_path / "windows") == history_points(tmp_path / "whole")
+    assert summary["env_steps"] == whole["env_steps"] == 600
+    assert summary["gradient_steps"] == whole["gradient_steps"] > 0
+    assert (tmp_path / "windows" / "final_model.pt").is_file()
 
 
 def test_resumed_tensorboard_shows_each_episode_once(tmp_path):

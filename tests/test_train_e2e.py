@@ -6,7 +6,7 @@ import json
 import pytest
 
 from conftest import REPO, run_module
-from lunar_dqn.logger import AVERAGE_POINTS, EPISODE_POINTS, EPSILON, Q_MEAN, SPS, TD_LOSS
+from lunar_dqn.run.logger import AVERAGE_POINTS, EPISODE_POINTS, EPSILON, Q_MEAN, SPS, TD_LOSS
 from tbutil import scalars
 
 pytestmark = pytest.mark.slow

@@ -11,14 +11,15 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from conftest import REPO, compose_config, env_config, run_module
-from lunar_dqn.checkpoint import FINAL_MODEL, load_model
-from lunar_dqn.envs import make_env
-from lunar_dqn.evaluate import EVAL_SEED_BASE
-from lunar_dqn.logger import FINAL_VIDEO
-from lunar_dqn.plot import TRAINING_CURVE
-from lunar_dqn.train import resume_config, train
-from lunar_dqn.trainer import CHECKPOINT, FINAL_VIDEO_FILE, Trainer
-from lunar_dqn.video import play_greedy
+from lunar_dqn.play.greedy import EVAL_SEED_BASE
+from lunar_dqn.play.video import play_greedy
+from lunar_dqn.run.checkpoint import load_model
+from lunar_dqn.run.envs import make_env
+from lunar_dqn.run.logger import FINAL_VIDEO_TAG
+from lunar_dqn.run.resume import resume_config
+from lunar_dqn.run.rundir import CHECKPOINT, FINAL_MODEL, FINAL_VIDEO, TRAINING_CURVE
+from lunar_dqn.run.trainer import Trainer
+from lunar_dqn.train import train
 
 
 def train_in_process(run_dir, *overrides):
@@ -72,11 +73,11 @@ def test_training_records_the_final_model_to_mp4_and_tensorboard(tmp_path):
     result = run_module("lunar_dqn.train", "debug=smoke", "logger.video=true",
                         "env.max_episode_steps=60", f"hydra.run.dir={run_dir}", cwd=REPO)
     assert result.returncode == 0, result.stderr
-    found = re.search(rf"recorded {FINAL_VIDEO_FILE}: (-?[\d.]+) points in (\d+) steps",
+    found = re.search(rf"recorded {FINAL_VIDEO}: (-?[\d.]+) points in (\d+) steps",
                       result.stdout)
     assert found, result.stdout
     steps = int(found.group(2))
-    frames, _ = imageio_ffmpeg.count_frames_and_secs(str(run_dir / FINAL_VIDEO_FILE))
+    frames, _ = imageio_ffmpeg.count_frames_and_secs(str(run_dir / FINAL_VIDEO))
     assert frames == steps + 1
     # it is the final model's greedy episode on the first evaluation seed
     network, _ = load_model(run_dir / FINAL_MODEL)
@@ -91,7 +92,7 @@ def test_training_records_the_final_model_to_mp4_and_tensorboard(tmp_path):
     events = next(run_dir.glob("events.out.tfevents.*"))
     acc = EventAccumulator(str(events), size_guidance={"images": 0})
     acc.Reload()
-    image = acc.Images(FINAL_VIDEO)[0]
+    image = acc.Images(FINAL_VIDEO_TAG)[0]
     gif = Image.open(io.BytesIO(image.encoded_image_string))
     assert gif.format == "GIF" and gif.size == (150, 100) == (image.width, image.height)
     durations = []

@@ -8,11 +8,12 @@ import pytest
 from PIL import Image
 
 from conftest import REPO, env_config, run_module
-from lunar_dqn import video
-from lunar_dqn.envs import make_env
 from lunar_dqn.errors import ConfigError
-from lunar_dqn.evaluate import EVAL_SEED_BASE, greedy_returns
-from lunar_dqn.video import animated_gif, check_screen, play_greedy, record_video, watch
+from lunar_dqn.play import video
+from lunar_dqn.play.gif import animated_gif
+from lunar_dqn.play.greedy import EVAL_SEED_BASE, greedy_returns
+from lunar_dqn.play.video import check_screen, play_greedy, record_video, watch
+from lunar_dqn.run.envs import make_env
 from runutil import SHORT_EPISODES, make_run, tiny_network
 
 SHORT = env_config(num_envs=1, max_episode_steps=SHORT_EPISODES)

@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from lunar_dqn.errors import ReportError
-from lunar_dqn.history import EpisodeHistory
-from lunar_dqn.runs import Run
+from lunar_dqn.run.rundir import read_history
+from lunar_dqn.sweep.runs import Run
 
 GRID_POINTS = 200
 
@@ -31,12 +30,9 @@ class Curve:
     runs: int
 
 
-def read_history(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def averages(run: Run) -> tuple[np.ndarray, np.ndarray]:
     """(env steps, solve-window average) at the end of each episode."""
-    try:
-        history = EpisodeHistory.read_csv(path, window=1)  # the window only matters in training
-    except (OSError, KeyError, ValueError) as err:
-        raise ReportError(f"{path}: cannot read the history ({err!r})") from None
+    history = read_history(run.dir)
     return np.asarray(history.env_steps, dtype=float), np.asarray(history.averages, dtype=float)
 
 
@@ -48,8 +44,8 @@ def learning_curves(groups: dict[str, list[Run]],
                     grid_points: int = GRID_POINTS) -> dict[str, Curve]:
     """One curve per setting with at least one non-empty history.csv, in `groups` order."""
     histories = {
-        setting: [h for h in (read_history(r.history_path) for r in runs
-                              if r.history_path.is_file()) if len(h[0])]
+        setting: [h for h in (averages(r) for r in runs if r.history_path.is_file())
+                  if len(h[0])]
         for setting, runs in groups.items()
     }
     histories = {setting: hs for setting, hs in histories.items() if hs}

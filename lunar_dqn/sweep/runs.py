@@ -1,13 +1,12 @@
 """Finished training runs found under a directory, and the setting each one ran.
 
-A run is a directory holding `summary.json` (see `lunar_dqn.train`). Its setting is the
+A run is a directory holding `summary.json` (see `lunar_dqn.run.rundir`). Its setting is the
 command-line overrides Hydra recorded in `.hydra/overrides.yaml`, without `seed=...` and
 `hydra...` overrides, so the seeds of one setting share it.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,10 +15,8 @@ from omegaconf import ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from lunar_dqn.errors import ReportError
-from lunar_dqn.history import HISTORY_FILE
-from lunar_dqn.trainer import SUMMARY_FILE
+from lunar_dqn.run.rundir import HISTORY, OVERRIDES, SUMMARY, read_evaluation, read_summary
 
-OVERRIDES_FILE = Path(".hydra") / "overrides.yaml"
 DEFAULTS_SETTING = "(defaults)"  # runs with no overrides other than the seed
 NO_OVERRIDES_SETTING = "(no overrides.yaml)"
 COMMON_ONLY_LABEL = "(only the common overrides)"
@@ -31,6 +28,7 @@ class Run:
     summary: dict[str, Any]
     overrides: tuple[str, ...] | None  # the setting's, sorted; None: no .hydra/overrides.yaml
     where: str  # the directory under the report's root
+    evaluation: dict[str, Any] | None = None  # its evaluation.json (benchmarked runs)
 
     @property
     def setting(self) -> str:
@@ -42,7 +40,7 @@ class Run:
 
     @property
     def history_path(self) -> Path:
-        return self.dir / HISTORY_FILE
+        return self.dir / HISTORY
 
 
 def override_key(override: str) -> str:
@@ -68,33 +66,21 @@ def _read_overrides(path: Path) -> list[str]:
     return [str(o) for o in overrides]
 
 
-def _read_summary(path: Path) -> dict[str, Any]:
-    try:
-        summary = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise ReportError(f"{path}: cannot read JSON ({err})") from None
-    if not isinstance(summary, dict) or not isinstance(summary.get("solved"), bool):
-        raise ReportError(f"{path}: no solved: true/false in it")
-    if summary["solved"] and not isinstance(summary.get("solved_env_steps"), (int, float)):
-        raise ReportError(f"{path}: solved, but solved_env_steps is not a number")
-    return summary
-
-
 def read_run(run_dir: Path, root: Path) -> Run:
-    overrides_path = run_dir / OVERRIDES_FILE
+    overrides_path = run_dir / OVERRIDES
     overrides = (setting_overrides(_read_overrides(overrides_path))
                  if overrides_path.is_file() else None)
     where = run_dir.relative_to(root).as_posix()
-    return Run(run_dir, _read_summary(run_dir / SUMMARY_FILE), overrides, where)
+    return Run(run_dir, read_summary(run_dir), overrides, where, read_evaluation(run_dir))
 
 
 def find_runs(root: Path) -> list[Run]:
     """Every run under `root` (at any depth), in path order."""
     if not root.is_dir():
         raise ReportError(f"{root}: no such directory")
-    runs = [read_run(p.parent, root) for p in sorted(root.rglob(SUMMARY_FILE))]
+    runs = [read_run(p.parent, root) for p in sorted(root.rglob(SUMMARY))]
     if not runs:
-        raise ReportError(f"no {SUMMARY_FILE} under {root}: run a training or a sweep first")
+        raise ReportError(f"no {SUMMARY} under {root}: run a training or a sweep first")
     return runs
 
 

@@ -1,7 +1,10 @@
-"""Summary statistics over seeds: median, mean, and a bootstrap confidence interval of the mean."""
+"""Summary statistics over seeds: median, mean, a bootstrap confidence interval of the mean, and
+the median of runs some of which did not finish."""
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -43,3 +46,24 @@ def spread(values: Sequence[float]) -> Spread | None:
     x = np.asarray(values, dtype=float)
     low, high = bootstrap_mean_ci(x) if len(x) >= 2 else (None, None)
     return Spread(len(x), float(np.median(x)), float(x.mean()), low, high)
+
+
+@dataclass(frozen=True)
+class Median:
+    """A median over runs, some of which may have stopped before finishing (e.g. unsolved within
+    the budget): their values are lower bounds, so the median may be one too."""
+
+    value: float
+    lower_bound: bool
+
+    def format(self, spec: str) -> str:
+        return (">=" if self.lower_bound else "") + format(self.value, spec)
+
+
+def censored_median(values: Sequence[float], finished: Sequence[bool]) -> Median:
+    """Median of `values`; exact only if it stays the same whatever the unfinished runs'
+    true values are (all at least their recorded value)."""
+    observed = statistics.median(values)
+    worst_case = statistics.median(v if done else math.inf
+                                   for v, done in zip(values, finished, strict=True))
+    return Median(observed, lower_bound=worst_case != observed)

@@ -1,4 +1,5 @@
-"""Episode history: every finished episode's points and the solved rule's moving window."""
+"""Episode history: every finished episode's points and the solved rule's moving window, and
+its CSV form (`history.csv`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-HISTORY_FILE = "history.csv"
 HISTORY_COLUMNS = ("episode", "points", "average", "env_steps")
 
 

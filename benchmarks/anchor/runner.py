@@ -1,14 +1,14 @@
 """The peer anchor: Stable-Baselines3's DQN with rl-baselines3-zoo's LunarLander settings
-(`../shared/anchors/sb3_dqn_lunar.py`), run seed by seed in a virtual environment of its own.
+(`benchmarks/anchor/sb3_dqn_lunar.py`), run seed by seed in a virtual environment of its own.
 
     python -m benchmarks.anchor --seeds 0-9 [--budget 500000] [--out FILE.jsonl]
     python -m benchmarks.anchor --setup-only          # only create .venv-anchor/
 
-The first call creates `.venv-anchor/` in the repository (ignored by git) with
-`pip install torch==2.13.0 stable-baselines3 gymnasium[box2d]`, so SB3 never enters the
-project's environment. Each seed's JSON line (the anchor's own, plus the budget, the date and
-the machine) is appended to the output file as soon as the seed finishes; compare it with a
-time-to-solve JSON of the same seeds using `python -m benchmarks.side_by_side`.
+The first call creates `.venv-anchor/` in the repository (ignored by git) from
+`benchmarks/anchor/requirements.txt`, so SB3 never enters the project's environment. Each
+seed's JSON line (the anchor's own, plus the budget, the date and the machine) is appended to the
+output file as soon as the seed finishes; `python -m benchmarks.side_by_side` compares it with a
+time-to-solve JSON of the same seeds.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from benchmarks.common import (
+from benchmarks.harness import (
     add_seeds_option,
     machine_info,
     machine_line,
@@ -31,10 +31,11 @@ from benchmarks.common import (
     now_iso,
 )
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_ANCHOR = REPO.parent / "shared" / "anchors" / "sb3_dqn_lunar.py"
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+ANCHOR = HERE / "sb3_dqn_lunar.py"
 DEFAULT_VENV = REPO / ".venv-anchor"
-REQUIREMENTS = ("torch==2.13.0", "stable-baselines3", "gymnasium[box2d]")
+REQUIREMENTS = HERE / "requirements.txt"
 ANCHOR_THREADS = 1  # the anchor script calls torch.set_num_threads(1)
 
 
@@ -47,8 +48,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=None,
                         help="JSON-lines file, appended to (default "
                              "outputs/benchmarks/<date>_<time>/anchor.jsonl)")
-    parser.add_argument("--anchor", type=Path, default=DEFAULT_ANCHOR,
-                        help=f"the anchor script (default {DEFAULT_ANCHOR})")
     parser.add_argument("--venv", type=Path, default=DEFAULT_VENV,
                         help="its virtual environment, created if missing (default .venv-anchor)")
     parser.add_argument("--setup-only", action="store_true",
@@ -65,8 +64,8 @@ def ensure_venv(venv: Path) -> Path:
     ready = subprocess.run([str(python), "-c", "import stable_baselines3, Box2D"],
                            capture_output=True, check=False).returncode == 0
     if not ready:
-        print(f"installing {' '.join(REQUIREMENTS)} into {venv}", flush=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", *REQUIREMENTS],
+        print(f"installing {REQUIREMENTS.relative_to(REPO)} into {venv}", flush=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "-r", str(REQUIREMENTS)],
                        check=True)
     return python
 
@@ -94,8 +93,6 @@ def run_seed(python: Path, anchor: Path, seed: int, budget: int) -> dict[str, An
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    if not args.anchor.is_file():
-        sys.exit(f"error: anchor script not found: {args.anchor} (use --anchor PATH)")
     python = ensure_venv(args.venv)
     if args.setup_only:
         print(f"ready: {python}")
@@ -103,10 +100,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     out = args.out or new_bench_dir() / "anchor.jsonl"
     out.parent.mkdir(parents=True, exist_ok=True)
     machine = {**machine_info(torch.device("cpu"), ANCHOR_THREADS), **anchor_versions(python)}
-    print(f"anchor {args.anchor.name}: seeds {args.seeds}, budget {args.budget} env steps")
+    print(f"anchor {ANCHOR.name}: seeds {args.seeds}, budget {args.budget} env steps")
     print(machine_line(machine), flush=True)
     for seed in args.seeds:
-        record = {**run_seed(python, args.anchor, seed, args.budget), "budget": args.budget,
+        record = {**run_seed(python, ANCHOR, seed, args.budget), "budget": args.budget,
                   "date": now_iso(), "machine": machine}
         with open(out, "a") as f:
             f.write(json.dumps(record) + "\n")

@@ -14,15 +14,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from lunar_dqn.algo.networks import make_q_network
 from lunar_dqn.errors import CheckpointError
-from lunar_dqn.networks import make_q_network
 
 MODEL_FORMAT = "lunar_dqn.model"
 MODEL_VERSION = 1
 CHECKPOINT_FORMAT = "lunar_dqn.checkpoint"
 CHECKPOINT_VERSION = 1
-SOLVED_MODEL = "lunar_lander_model.pt"  # the lab's file name, written when a run solves
-FINAL_MODEL = "final_model.pt"  # written at the end of every run that did not diverge
 
 
 def atomic_save(obj: Any, path: Path) -> None:

@@ -1,8 +1,7 @@
-"""Greedy episodes to see: recorded to .mp4, shrunk to an animated GIF, or shown in a window."""
+"""Greedy episodes to see: recorded to .mp4 or shown in a window."""
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,12 +10,11 @@ import numpy as np
 import pygame
 import torch
 from moviepy import ImageSequenceClip
-from PIL import Image
 from torch import nn
 
 from lunar_dqn.config import EnvConfig
-from lunar_dqn.envs import make_env
 from lunar_dqn.errors import ConfigError
+from lunar_dqn.run.envs import make_env
 
 DEFAULT_FPS = 30  # for environments that do not say their frame rate
 
@@ -95,13 +93,3 @@ def watch(network: nn.Module, env_cfg: EnvConfig, seeds: list[int]) -> list[Epis
     finally:
         env.close()
 
-
-def animated_gif(frames: list[np.ndarray], fps: float, every: int = 1,
-                 shrink: int = 1) -> bytes:
-    """Every `every`-th frame, each side divided by `shrink`, as a looping GIF; it plays at the
-    same speed as the full video."""
-    images = [Image.fromarray(frame).reduce(shrink) for frame in frames[::every]]
-    buffer = io.BytesIO()
-    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:],
-                   duration=round(1000 * every / fps), loop=0)
-    return buffer.getvalue()

@@ -1,4 +1,4 @@
-"""TensorBoard scalars and hyperparameters for one run directory."""
+"""TensorBoard scalars, hyperparameters and the final video for one run directory."""
 
 from __future__ import annotations
 
@@ -6,13 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tensorboard.backend.event_processing.event_file_loader import RawEventFileLoader
-from tensorboard.compat.proto.event_pb2 import Event
 from tensorboard.compat.proto.summary_pb2 import Summary
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams
 
-from lunar_dqn.video import animated_gif
+from lunar_dqn.config import flatten
+from lunar_dqn.play.gif import animated_gif
 
 # Tags, in CleanRL's style. Episode curves are indexed by episode number, as the lab plots them.
 EPISODE_POINTS = "charts/episode_points"
@@ -22,60 +21,19 @@ Q_MEAN = "losses/q_mean"
 EPSILON = "charts/epsilon"
 SPS = "charts/SPS"
 EPISODE_TAGS = (EPISODE_POINTS, AVERAGE_POINTS)
-FINAL_VIDEO = "videos/final_model"
+FINAL_VIDEO_TAG = "videos/final_model"
 
 # A video in TensorBoard is an animated GIF; every 2nd frame at a quarter of each side keeps a
 # LunarLander episode (600x400 frames) to about 150 KB per 300 steps in the event file.
 VIDEO_EVERY, VIDEO_SHRINK = 2, 4
 
 
-def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """`{"agent": {"tau": 0.001}}` -> `{"agent.tau": 0.001}`."""
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{name}."))
-        else:
-            flat[name] = value
-    return flat
-
-
-def _logged_before(event: Event, episodes: int, env_steps: int) -> bool:
-    """Whether a scalar event belongs to the run up to (`episodes`, `env_steps`). Text,
-    hparams and final figures are written at the end of a run, so they never do."""
-    values = event.summary.value
-    if len(values) != 1 or not values[0].HasField("simple_value"):
-        return False
-    tag = values[0].tag
-    if tag.startswith("final/"):
-        return False
-    return event.step <= (episodes if tag in EPISODE_TAGS else env_steps)
-
-
 class Logger:
-    """TensorBoard writer of one run. With `resume_at=(episodes, env_steps)`, the run's
-    earlier event files are rewritten without what was logged after that point, so a resumed
-    run shows each episode once. (TensorBoard's purge_step cannot: it takes one step for all
-    tags, and episode tags count episodes while the others count env steps.)"""
+    """TensorBoard writer of one run (nothing when `enabled` is false). A resumed run first drops
+    what was logged after its checkpoint: `lunar_dqn.run.resume.trim_events`."""
 
-    def __init__(self, log_dir: Path, enabled: bool = True,
-                 resume_at: tuple[int, int] | None = None) -> None:
-        earlier = sorted(log_dir.glob("events.out.tfevents.*"))
+    def __init__(self, log_dir: Path, enabled: bool = True) -> None:
         self.writer = SummaryWriter(str(log_dir)) if enabled else None
-        if self.writer and resume_at is not None:
-            self._keep_events_until(earlier, *resume_at)
-
-    def _keep_events_until(self, earlier: list[Path], episodes: int, env_steps: int) -> None:
-        assert self.writer is not None
-        for path in earlier:
-            for record in RawEventFileLoader(str(path)).Load():
-                event = Event.FromString(record)
-                if _logged_before(event, episodes, env_steps):
-                    self.writer.file_writer.add_event(event)
-        self.writer.flush()
-        for path in earlier:
-            path.unlink()
 
     def episode(self, episode: int, points: float, average: float) -> None:
         if self.writer:

@@ -1,10 +1,9 @@
-"""Vector environment factory and the step bookkeeping that keeps transitions within episodes."""
+"""Environment factories, and the true next observation that keeps transitions within episodes."""
 
 from __future__ import annotations
 
-import json
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -21,41 +20,6 @@ def check_env_id(env_id: str) -> None:
         close = [name for name in gym.registry if env_id.split("-")[0].lower() in name.lower()]
         hint = f" (did you mean {', '.join(close[:3])}?)" if close else ""
         raise ConfigError(f"env.id={env_id!r} is not a registered Gymnasium environment{hint}")
-
-
-EPISODE_START = "episode_start"  # the reset info key EpisodeReplay adds
-
-
-class EpisodeReplay(gym.Wrapper):
-    """Lets a sub-env be rebuilt in the middle of an episode, for exact resumes.
-
-    Box2D's world cannot be saved, but it is deterministic: how the episode began (the reset
-    seed, or the RNG state before an unseeded reset) plus the actions taken since rebuild it.
-    The start is reported in the reset info, so the trainer keeps it without asking the
-    worker processes of an async vector env.
-    """
-
-    def __init__(self, env: gym.Env) -> None:
-        super().__init__(env)
-        self.replay_request: tuple[str, list[int]] | None = None  # set through `set_attr`
-
-    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
-        rng = self.env.unwrapped.np_random.bit_generator.state
-        obs, info = self.env.reset(seed=seed, options=options)
-        return obs, {**info, EPISODE_START: json.dumps({"seed": seed, "rng": rng})}
-
-    def replay(self) -> np.ndarray:
-        """Rebuild the episode in `replay_request`; return its current observation."""
-        assert self.replay_request is not None, "set replay_request first"
-        start, actions = self.replay_request
-        record = json.loads(start)
-        if record["seed"] is None:
-            self.env.unwrapped.np_random.bit_generator.state = record["rng"]
-        obs, _ = self.reset(seed=record["seed"])
-        for action in actions:
-            obs, *_ = self.env.step(action)
-        self.replay_request = None
-        return obs
 
 
 @contextmanager
@@ -88,8 +52,10 @@ def _invalid_kwargs(cfg: EnvConfig, err: TypeError) -> ConfigError:
     return ConfigError(f"env.kwargs={dict(cfg.kwargs)!r} is invalid for {cfg.id}: {err}")
 
 
-def make_vec_env(cfg: EnvConfig, render_mode: str | None = None) -> VectorEnv:
-    """`num_envs` copies of `cfg.id` that reset a finished sub-env within the same step.
+def make_vec_env(cfg: EnvConfig, render_mode: str | None = None,
+                 wrappers: Sequence[Callable[[gym.Env], gym.Env]] = ()) -> VectorEnv:
+    """`num_envs` copies of `cfg.id` that reset a finished sub-env within the same step, each
+    wrapped in `wrappers` (training adds `resume.EpisodeReplay`).
 
     SAME_STEP autoreset returns the reset observation in the step that ended the episode and
     the true last observation in `infos["final_obs"]`, so every step is a real transition.
@@ -100,7 +66,7 @@ def make_vec_env(cfg: EnvConfig, render_mode: str | None = None) -> VectorEnv:
             return gym.make_vec(
                 cfg.id, num_envs=cfg.num_envs, vectorization_mode=cfg.vectorization_mode,
                 vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
-                wrappers=[EpisodeReplay], **kwargs,
+                wrappers=list(wrappers), **kwargs,
             )
     except TypeError as err:
         raise _invalid_kwargs(cfg, err) from None

@@ -8,11 +8,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lunar_dqn.backward import td_loss_backward
-from lunar_dqn.buffer import Batch
+from lunar_dqn.algo.backward import td_loss_backward
+from lunar_dqn.algo.buffer import Batch
+from lunar_dqn.algo.learner import choose_backward
+from lunar_dqn.algo.networks import make_q_network
 from lunar_dqn.config import AgentConfig
-from lunar_dqn.learner import choose_backward
-from lunar_dqn.networks import make_q_network
 
 
 def td_targets(batch: Batch, next_q_target: torch.Tensor,

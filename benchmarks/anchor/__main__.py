@@ -1,0 +1,3 @@
+from benchmarks.anchor.runner import main
+
+main()

@@ -1,0 +1,1 @@
+"""Playing trained networks: greedy evaluation, videos, the training curve, one inspected step."""

@@ -1,0 +1,99 @@
+"""What a run writes into its directory besides checkpoints, through the names
+`lunar_dqn.run.rundir` owns: a model file when it solves, its outcome (history and summary), and
+at its end the final model, hyperparameters, training curve and video."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from typing import TYPE_CHECKING, Any
+
+from torch import nn
+
+import lunar_dqn
+from lunar_dqn.play.curve import write_training_curve
+from lunar_dqn.play.greedy import EVAL_SEED_BASE
+from lunar_dqn.play.video import record_video
+from lunar_dqn.run.checkpoint import save_model
+from lunar_dqn.run.logger import FINAL_VIDEO_TAG
+from lunar_dqn.run.provenance import git_commit
+from lunar_dqn.run.rundir import (
+    FINAL_MODEL,
+    FINAL_VIDEO,
+    HISTORY,
+    TRAINING_CURVE,
+    write_summary,
+)
+
+if TYPE_CHECKING:
+    from lunar_dqn.run.trainer import Trainer
+
+log = logging.getLogger(__name__)
+
+
+def saved_network(trainer: Trainer) -> nn.Module:
+    """The network the model files and the video show (`train.saved_network`)."""
+    return getattr(trainer.agent, trainer.cfg.train.saved_network)
+
+
+def save_model_file(trainer: Trainer, name: str) -> None:
+    save_model(trainer.run_dir / name, saved_network(trainer), trainer.obs_dim,
+               trainer.num_actions, list(trainer.cfg.agent.hidden_sizes), trainer.cfg.env.id)
+
+
+def summary(trainer: Trainer, status: str, error: str | None = None) -> dict[str, Any]:
+    history = trainer.history
+    result = {
+        "status": status,
+        "solved": trainer.solved_episode is not None,
+        "solved_episode": trainer.solved_episode,
+        "solved_env_steps": trainer.solved_env_steps,
+        "episodes": len(history),
+        "env_steps": trainer.env_steps,
+        "gradient_steps": trainer.gradient_steps,
+        "wall_time_s": round(trainer.wall_time, 3),
+        "avg100": None if not len(history) else round(history.average, 3),
+        "version": lunar_dqn.__version__,
+        "git_commit": git_commit(),
+    }
+    if error is not None:
+        result["error"] = error
+    return result
+
+
+def write_outcome(trainer: Trainer, status: str, error: str | None = None) -> dict[str, Any]:
+    """history.csv and summary.json, for a run that ended (or stopped) with `status`."""
+    trainer.history.write_csv(trainer.run_dir / HISTORY)
+    result = summary(trainer, status, error)
+    write_summary(trainer.run_dir, result)
+    return result
+
+
+def finish(trainer: Trainer) -> dict[str, Any]:
+    """The closing writes of a run that ended normally; returns its summary."""
+    save_model_file(trainer, FINAL_MODEL)
+    trainer.save_checkpoint()  # lets a finished run be continued with a larger budget
+    result = write_outcome(trainer, "solved" if trainer.solved_episode is not None else "budget")
+    figures = {k: float(v) for k, v in result.items()
+               if isinstance(v, (int, float)) and not math.isnan(float(v))}
+    trainer.logger.hyperparameters(dataclasses.asdict(trainer.cfg), figures)
+    write_training_curve(trainer.history.points, trainer.run_dir / TRAINING_CURVE)
+    if trainer.cfg.logger.video:
+        record_final_video(trainer)
+    log.info("%s after %d episodes, %d env steps, %.1f s: last %d-episode average %.2f",
+             "solved" if result["solved"] else "not solved", result["episodes"],
+             result["env_steps"], result["wall_time_s"], trainer.cfg.train.solve_window,
+             trainer.history.average)
+    return result
+
+
+def record_final_video(trainer: Trainer) -> None:
+    """A greedy episode of the final model on the first evaluation seed."""
+    if "rgb_array" not in trainer.envs.metadata.get("render_modes", ()):
+        log.warning("no video: %s cannot render frames", trainer.cfg.env.id)
+        return
+    episode = record_video(saved_network(trainer), trainer.cfg.env, EVAL_SEED_BASE,
+                           trainer.run_dir / FINAL_VIDEO)
+    trainer.logger.video(FINAL_VIDEO_TAG, episode.frames, episode.fps)
+    log.info("recorded %s: %.2f points in %d steps", FINAL_VIDEO, episode.points, episode.steps)

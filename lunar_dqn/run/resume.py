@@ -1,0 +1,240 @@
+"""Exact resume, in one place: what a resumed run may change, how its environments are rebuilt
+in the middle of their episodes, how its TensorBoard events are trimmed back to the checkpoint,
+and every random generator's state.
+
+A run resumed from its checkpoint continues as if it had never stopped: on CPU, a run killed at
+any moment and resumed gives the same episodes, env steps and weights as one never stopped
+(tests/test_resume.py kills runs at random moments to check it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium.vector import VectorEnv
+from omegaconf import DictConfig, OmegaConf
+from tensorboard.backend.event_processing.event_file_loader import RawEventFileLoader
+from tensorboard.compat.proto.event_pb2 import Event
+
+from lunar_dqn.config import default_config, flatten
+from lunar_dqn.errors import CheckpointError, ConfigError
+from lunar_dqn.run.checkpoint import load_checkpoint
+from lunar_dqn.run.history import EpisodeHistory
+from lunar_dqn.run.logger import EPISODE_TAGS, Logger
+from lunar_dqn.run.rundir import CHECKPOINT
+
+if TYPE_CHECKING:
+    from lunar_dqn.run.trainer import Trainer
+
+log = logging.getLogger(__name__)
+
+# What may change when a run is resumed: budgets and conveniences, never the learning itself.
+SAFE_ON_RESUME = ("train.max_env_steps", "train.max_episodes", "train.stop_when_solved",
+                  "train.checkpoint_every", "train.saved_network",
+                  "logger.progress_bar", "logger.log_every_steps", "logger.video", "torch_threads",
+                  "env.vectorization_mode")
+
+
+def resume_config(run_dir: Path, overrides: list[str], current: DictConfig) -> DictConfig:
+    """The config a run was trained with, plus the overrides that are safe to change."""
+    if not run_dir.is_dir():
+        raise CheckpointError(f"resume={str(run_dir)!r}: no such run directory")
+    if not (run_dir / CHECKPOINT).is_file():
+        raise CheckpointError(f"resume={str(run_dir)!r}: no {CHECKPOINT} there, nothing to resume")
+    saved = load_checkpoint(run_dir / CHECKPOINT)["config"]
+    defaults = default_config()
+    cfg = OmegaConf.merge(defaults, OmegaConf.create(saved))  # keys new since: the defaults
+    keys = [o.split("=", 1)[0].lstrip("+~") for o in overrides]
+    # Repeating the run's own command is fine; changing what it learns with is not. What the
+    # command set: the keys it names, and any that it moved off the defaults (presets).
+    now, then, default = (flatten(OmegaConf.to_container(c)) for c in (current, cfg, defaults))
+    for key, value in sorted(now.items(), key=lambda item: item[0] not in keys):
+        named = any(key == k or key.startswith(f"{k}.") for k in keys)
+        if (key not in (*SAFE_ON_RESUME, "resume") and (named or value != default.get(key))
+                and value != then.get(key)):
+            raise ConfigError(
+                f"{key}={value!r} cannot be given with resume: the run was trained with "
+                f"{then.get(key)!r}; only {', '.join(SAFE_ON_RESUME)} may change")
+    for key in keys:
+        if key in SAFE_ON_RESUME:
+            OmegaConf.update(cfg, key, OmegaConf.select(current, key), merge=False)
+    cfg.resume = str(run_dir)
+    return cfg
+
+
+# -- the environments, rebuilt mid-episode ----------------------------------------------------
+
+EPISODE_START = "episode_start"  # the reset info key EpisodeReplay adds
+
+
+class EpisodeReplay(gym.Wrapper):
+    """Lets a sub-env be rebuilt in the middle of an episode, for exact resumes.
+
+    Box2D's world cannot be saved, but it is deterministic: how the episode began (the reset
+    seed, or the RNG state before an unseeded reset) plus the actions taken since rebuild it.
+    The start is reported in the reset info, so the trainer keeps it without asking the
+    worker processes of an async vector env.
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self.replay_request: tuple[str, list[int]] | None = None  # set through `set_attr`
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
+        rng = self.env.unwrapped.np_random.bit_generator.state
+        obs, info = self.env.reset(seed=seed, options=options)
+        return obs, {**info, EPISODE_START: json.dumps({"seed": seed, "rng": rng})}
+
+    def replay(self) -> np.ndarray:
+        """Rebuild the episode in `replay_request`; return its current observation."""
+        assert self.replay_request is not None, "set replay_request first"
+        start, actions = self.replay_request
+        record = json.loads(start)
+        if record["seed"] is None:
+            self.env.unwrapped.np_random.bit_generator.state = record["rng"]
+        obs, _ = self.reset(seed=record["seed"])
+        for action in actions:
+            obs, *_ = self.env.step(action)
+        self.replay_request = None
+        return obs
+
+
+class EpisodeTracker:
+    """Each sub-env's current episode: how it began and the actions taken since."""
+
+    def __init__(self, starts: list[str], actions: list[list[int]] | None = None) -> None:
+        self.starts = list(starts)
+        self.actions = [list(a) for a in actions] if actions is not None else [[] for _ in starts]
+
+    def track(self, actions: np.ndarray, done: np.ndarray, infos: dict) -> None:
+        for i, action in enumerate(actions.tolist()):
+            if done[i]:
+                self.starts[i] = infos[EPISODE_START][i]
+                self.actions[i] = []
+            else:
+                self.actions[i].append(action)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"episode_starts": list(self.starts),
+                "episode_actions": [list(a) for a in self.actions]}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> EpisodeTracker:
+        return cls(state["episode_starts"], state["episode_actions"])
+
+    def replay(self, envs: VectorEnv, seed: int, saved_obs: np.ndarray) -> np.ndarray:
+        """Rebuild every sub-env's episode; return the observations (checked against the
+        checkpoint's)."""
+        envs.reset(seed=seed)
+        envs.set_attr("replay_request", list(zip(self.starts, self.actions, strict=True)))
+        obs = np.stack(envs.call("replay"))
+        if not np.array_equal(obs, saved_obs):
+            log.warning("the replayed environments differ from the checkpoint (another Box2D "
+                        "build?); the run continues from the replayed state")
+        return obs
+
+
+# -- TensorBoard -------------------------------------------------------------------------------
+
+
+def _logged_before(event: Event, episodes: int, env_steps: int) -> bool:
+    """Whether a scalar event belongs to the run up to (`episodes`, `env_steps`). Text,
+    hparams and final figures are written at the end of a run, so they never do."""
+    values = event.summary.value
+    if len(values) != 1 or not values[0].HasField("simple_value"):
+        return False
+    tag = values[0].tag
+    if tag.startswith("final/"):
+        return False
+    return event.step <= (episodes if tag in EPISODE_TAGS else env_steps)
+
+
+def trim_events(logger: Logger, earlier: list[Path], episodes: int, env_steps: int) -> None:
+    """Rewrite the `earlier` event files of a resumed run into the logger's new one without what
+    was logged after its checkpoint (at `episodes`, `env_steps`), so each episode shows once.
+    (TensorBoard's purge_step cannot: it takes one step for all tags, and episode tags count
+    episodes while the others count env steps.)"""
+    if logger.writer is None:
+        return
+    for path in earlier:
+        for record in RawEventFileLoader(str(path)).Load():
+            event = Event.FromString(record)
+            if _logged_before(event, episodes, env_steps):
+                logger.writer.file_writer.add_event(event)
+    logger.writer.flush()
+    for path in earlier:
+        path.unlink()
+
+
+# -- random generators, and a trainer's whole state ------------------------------------------
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def rng_states() -> dict[str, Any]:
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {"python": random.getstate(), "torch": torch.get_rng_state(),
+            "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached)}
+
+
+def set_rng_states(states: dict[str, Any]) -> None:
+    random.setstate(states["python"])
+    torch.set_rng_state(states["torch"])
+    kind, keys, pos, has_gauss, cached = states["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+
+
+def capture(trainer: Trainer) -> dict[str, Any]:
+    """Everything `restore` needs to continue `trainer` exactly: the checkpoint's content."""
+    history = trainer.history
+    return {
+        "config": OmegaConf.to_yaml(OmegaConf.structured(trainer.cfg)),
+        "agent": trainer.agent.state_dict(),
+        "buffer": trainer.buffer.state_dict(),
+        "nstep": trainer.nstep.state_dict(),
+        "counters": {
+            "env_steps": trainer.env_steps, "gradient_steps": trainer.gradient_steps,
+            "pending_transitions": trainer.pending_transitions,
+            "solved_episode": trainer.solved_episode,
+            "solved_env_steps": trainer.solved_env_steps, "wall_time": trainer.wall_time,
+        },
+        "history": {"points": torch.tensor(history.points, dtype=torch.float64),
+                    "averages": torch.tensor(history.averages, dtype=torch.float64),
+                    "env_steps": torch.tensor(history.env_steps, dtype=torch.int64)},
+        "envs": {"obs": torch.from_numpy(trainer.obs.copy()),
+                 "episode_points": torch.from_numpy(trainer.episode_points.copy()),
+                 **trainer.episodes.state_dict()},
+        "rng": rng_states(),
+    }
+
+
+def restore(trainer: Trainer, state: dict[str, Any]) -> None:
+    """Put `trainer` (freshly built from the run's config) back where `capture` took it."""
+    trainer.agent.load_state_dict(state["agent"])
+    trainer.buffer.load_state_dict(state["buffer"])
+    trainer.nstep.load_state_dict(state["nstep"])
+    c = state["counters"]
+    trainer.env_steps, trainer.gradient_steps = c["env_steps"], c["gradient_steps"]
+    trainer.pending_transitions = c["pending_transitions"]
+    trainer.solved_episode, trainer.solved_env_steps = c["solved_episode"], c["solved_env_steps"]
+    trainer.wall_time = c["wall_time"]
+    h = state["history"]
+    trainer.history = EpisodeHistory(
+        window=trainer.cfg.train.solve_window, points=h["points"].tolist(),
+        averages=h["averages"].tolist(), env_steps=h["env_steps"].tolist())
+    e = state["envs"]
+    trainer.episode_points = e["episode_points"].numpy().copy()
+    trainer.episodes = EpisodeTracker.from_state(e)
+    trainer.obs = trainer.episodes.replay(trainer.envs, trainer.cfg.seed, e["obs"].numpy())
+    set_rng_states(state["rng"])

@@ -1,0 +1,1 @@
+"""Many runs compared: finding them, statistics over seeds, the report's table and curves."""
