@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 
 from conftest import compose_config
 from lunar_dqn.evaluate import evaluate
-from lunar_dqn.run.checkpoint import load_model
+from lunar_dqn.run.checkpoint import load_checkpoint, load_model
 from lunar_dqn.run.resume import resume_config
 from lunar_dqn.train import train
 
@@ -42,6 +42,35 @@ def test_an_older_run_resumes_exactly_as_its_own_version_did(old_run):
     got = load_model(old_run / "final_model.pt")[0].state_dict()
     want = load_model(expected / "resumed_final_model.pt")[0].state_dict()
     assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in got)
+
+
+def shape(value):
+    """A file's structure: keys, and each leaf's kind (a tensor's dtype and rank)."""
+    if isinstance(value, dict):
+        return {key: shape(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [type(value).__name__, len(value)]
+    if isinstance(value, torch.Tensor):
+        return ["tensor", str(value.dtype), value.dim()]
+    return type(value).__name__
+
+
+def test_the_files_written_today_have_the_formats_of_the_older_version(old_run):
+    before = {name: (old_run / name).read_bytes() for name in ("summary.json", "history.csv")}
+    old_checkpoint = load_checkpoint(old_run / "checkpoint.pt")
+    old_model = torch.load(old_run / "final_model.pt", weights_only=True)
+    train(resume_config(old_run, [f"resume={old_run}", *RESUME_OVERRIDES],
+                        compose_config(f"resume={old_run}", *RESUME_OVERRIDES)),
+          old_run, resume=True)
+    assert shape(load_checkpoint(old_run / "checkpoint.pt")) == shape(old_checkpoint)
+    assert shape(torch.load(old_run / "final_model.pt", weights_only=True)) == shape(old_model)
+    old_summary = json.loads(before["summary.json"])
+    new_summary = json.loads((old_run / "summary.json").read_text())
+    assert list(new_summary) == list(old_summary)  # the same keys, in the same order
+    assert (new_summary["episodes"], new_summary["env_steps"]) == (12, 1200)
+    assert new_summary["solved_env_steps"] == old_summary["solved_env_steps"] == 538
+    header = before["history.csv"].decode().splitlines()[0]
+    assert (old_run / "history.csv").read_text().splitlines()[0] == header
 
 
 def test_an_older_run_evaluates_as_its_own_version_did(old_run, tmp_path):
