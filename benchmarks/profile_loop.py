@@ -5,10 +5,9 @@ the lab's settings, in microseconds per env step and per gradient step.
         [-- HYDRA_OVERRIDES...]
 
 After a warm-up, one window runs unprofiled (the true rate) and one under cProfile. For the loop
-and for each of this project's functions that takes a noticeable share of it, a table splits its
-time into its own lines ("self") and its direct calls, so the parts add up to the whole. cProfile
-adds a roughly constant cost to every Python call, so Python-heavy parts look dearer than they
-are: the ratio of the two rates says by how much, overall.
+and each project function with a noticeable share, a table splits its time into its own lines
+("self") and its direct calls. cProfile's cost per Python call makes Python-heavy parts look
+dearer: the ratio of the two rates says by how much.
 """
 
 from __future__ import annotations

@@ -18,11 +18,9 @@ from typing import Any
 from benchmarks.harness import Table, machine_line, read_result
 from lunar_dqn.sweep.stats import Median, censored_median
 
-TABLE = Table([
-    ("seed", 6), ("ours", 4), ("env steps", 9), ("wall s", 7),
-    ("greedy", 6), ("anchor", 6), ("env steps", 9), ("wall s", 7),
-    ("greedy", 6), ("anchor/ours", 11),
-])
+TABLE = Table([("seed", 6), ("ours", 4), ("env steps", 9), ("wall s", 7), ("greedy", 6),
+               ("anchor", 6), ("env steps", 9), ("wall s", 7), ("greedy", 6),
+               ("anchor/ours", 11)])
 
 
 def ratio(anchor: Median, ours: Median) -> str:
@@ -41,13 +39,9 @@ def ratio(anchor: Median, ours: Median) -> str:
 def load(ours_path: Path, anchor_path: Path) -> tuple[dict[str, Any], dict[int, dict[str, Any]],
                                                       dict[int, dict[str, Any]]]:
     doc = read_result(ours_path, "time_to_solve")
-    ours = {row["seed"]: row for row in doc["rows"]}
-    anchor = {}
-    for line in anchor_path.read_text().splitlines():
-        if line.strip():
-            record = json.loads(line)
-            anchor[record["seed"]] = record  # a seed run twice: the later line counts
-    return doc, ours, anchor
+    records = [json.loads(line) for line in anchor_path.read_text().splitlines() if line.strip()]
+    # a seed run twice: the later line counts
+    return doc, {row["seed"]: row for row in doc["rows"]}, {r["seed"]: r for r in records}
 
 
 def compare(ours: dict[int, dict[str, Any]], anchor: dict[int, dict[str, Any]]) -> list[str]:

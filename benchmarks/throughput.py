@@ -40,10 +40,8 @@ from lunar_dqn.config import EnvConfig
 from lunar_dqn.run.envs import make_vec_env
 from lunar_dqn.run.trainer import Trainer
 
-TABLE = Table([
-    ("envs", 4), ("mode", 5), ("env steps/s", 11), ("grad steps/s", 12),
-    ("raw env steps/s", 15), ("loop/raw", 8),
-])
+TABLE = Table([("envs", 4), ("mode", 5), ("env steps/s", 11), ("grad steps/s", 12),
+               ("raw env steps/s", 15), ("loop/raw", 8)])
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

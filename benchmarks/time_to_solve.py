@@ -53,11 +53,8 @@ FORCED_OVERRIDES = ("train.stop_when_solved=true", "logger.progress_bar=false",
 OWNED_KEYS = {"seed": "--seeds", "hydra.run.dir": "--dir"}
 EVAL_ENVS = 10  # evaluation episodes played at once; the result does not depend on it
 
-TABLE = Table([
-    ("seed", 6), ("solved", 8), ("episodes", 8), ("env steps", 10),
-    ("wall s", 8), ("env steps/s", 11), ("greedy mean", 11),
-    ("landed %", 8),
-])
+TABLE = Table([("seed", 6), ("solved", 8), ("episodes", 8), ("env steps", 10), ("wall s", 8),
+               ("env steps/s", 11), ("greedy mean", 11), ("landed %", 8)])
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
