@@ -20,7 +20,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from lunar_dqn.errors import ConfigError
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"  # shipped inside the package
-BACKWARDS = ("auto", "manual", "autograd")  # agent.backward: see lunar_dqn/algo/learner.py
+BACKWARDS = ("auto", "fused", "manual", "autograd")  # agent.backward: see lunar_dqn/algo/learner.py
 
 
 @dataclass
@@ -181,7 +181,7 @@ def validate(cfg: Any) -> None:
     )
     _check(a.loss in ("mse", "huber"), "agent.loss", a.loss, "must be 'mse' or 'huber'")
     _check(a.backward in BACKWARDS, "agent.backward", a.backward,
-           "must be 'auto', 'manual' or 'autograd'")
+           "must be 'auto', 'fused', 'manual' or 'autograd'")
     _check(
         a.max_grad_norm is None or a.max_grad_norm > 0,
         "agent.max_grad_norm", a.max_grad_norm, "must be > 0 or null",

@@ -198,8 +198,9 @@ def test_acting_is_seeded():
     assert torch.equal(a.act(obs, 0.5), b.act(obs, 0.5))
 
 
-def test_gradient_clipping_bounds_the_step():
-    cfg = agent_config(hidden_sizes=[2], learning_rate=1.0, max_grad_norm=0.01)
+@pytest.mark.parametrize("backward", ["manual", "autograd"])  # fused: tests/test_fused.py
+def test_gradient_clipping_bounds_the_step(backward):
+    cfg = agent_config(hidden_sizes=[2], learning_rate=1.0, max_grad_norm=0.01, backward=backward)
     agent = DQNAgent(2, 2, cfg, CPU, seed=0)
     agent.optimizer = torch.optim.SGD(agent.online.parameters(), lr=1.0)
     before = torch.nn.utils.parameters_to_vector(agent.online.parameters()).clone()

@@ -7,11 +7,12 @@ from lunar_dqn.algo import agent as agent_module
 from lunar_dqn.algo.agent import DQNAgent
 from lunar_dqn.algo.backward import td_loss_backward
 from lunar_dqn.algo.buffer import Batch
-from lunar_dqn.algo.learner import manual_backward_covers
+from lunar_dqn.algo.learner import choose_backward, covers, relu_mlp_layers
 from lunar_dqn.algo.networks import make_q_network
 from lunar_dqn.errors import ConfigError
 
 CPU = torch.device("cpu")
+CUDA = torch.device("cuda")  # a device name only: nothing is placed there
 
 
 def random_batch(n: int = 32, obs_dim: int = 8) -> Batch:
@@ -82,12 +83,34 @@ class DuelingHead(nn.Module):
     (nn.Linear(8, 4), False),
 ], ids=["mlp", "deep-mlp", "linear", "layer-norm", "dueling", "tanh", "no-bias", "relu-out",
         "relu-twice", "bare-linear"])
-def test_the_hand_written_pass_covers_only_relu_mlps(network, covered):
-    assert manual_backward_covers(network) is covered
+def test_the_fast_learners_cover_only_relu_mlps(network, covered):
+    layers = relu_mlp_layers(network)
+    assert (layers is not None) is covered
+    if covered:
+        assert layers == [m for m in network if isinstance(m, nn.Linear)]
+    assert covers("manual", network, CPU) is covered
+    assert covers("fused", network, CPU) is covered
+    assert covers("autograd", network, CPU)
 
 
-def test_auto_uses_the_hand_written_pass_for_the_mlp():
-    assert DQNAgent(8, 4, agent_config(), CPU, seed=0).backward == "manual"
+def test_the_fused_learner_covers_float32_on_cpu_only():
+    mlp = make_q_network(8, 4, [16])
+    assert covers("fused", mlp, CPU) and covers("manual", mlp, CUDA)
+    assert not covers("fused", mlp, CUDA)
+    assert not covers("fused", mlp.double(), CPU) and covers("manual", mlp, CPU)
+
+
+def test_auto_takes_the_fastest_learner_that_covers_network_and_device(caplog):
+    caplog.set_level("INFO")
+    mlp = make_q_network(8, 4, [16])
+    assert choose_backward(mlp, "auto", CPU) == "fused"
+    assert choose_backward(mlp, "auto", CUDA) == "manual"
+    assert choose_backward(mlp.double(), "auto", CPU) == "manual"
+    assert caplog.messages == []  # a fast learner trains it: nothing to say
+    assert [choose_backward(mlp.float(), name, CPU) for name in ("fused", "manual", "autograd")
+            ] == ["fused", "manual", "autograd"]
+    assert DQNAgent(8, 4, agent_config(), CPU, seed=0).backward == "fused"
+    assert DQNAgent(8, 4, agent_config(backward="manual"), CPU, seed=0).backward == "manual"
     assert DQNAgent(8, 4, agent_config(backward="autograd"), CPU, seed=0).backward == "autograd"
 
 
@@ -99,21 +122,43 @@ def test_auto_trains_a_network_it_does_not_cover_through_autograd_and_says_so(mo
     for backward in ("auto", "autograd"):
         torch.manual_seed(0)
         agents.append(DQNAgent(8, 4, agent_config(backward=backward), CPU, seed=0))
-    assert agents[0].backward == "autograd"
+    assert agents[0].backward == "autograd" and agents[0].fused is None
     assert caplog.messages == [
-        "agent.backward=auto: the hand-written backward pass does not cover this network "
-        "(Linear -> LayerNorm -> ReLU -> Linear), so it trains through autograd"]
+        "agent.backward=auto: neither the fused learner nor the hand-written backward pass "
+        "covers this network (Linear -> LayerNorm -> ReLU -> Linear), so it trains through "
+        "autograd"]
     batch = random_batch()
     for _ in range(5):
         losses = [agent.learn(batch)[0].item() for agent in agents]
         assert losses[0] == losses[1]
 
 
-def test_manual_for_a_network_it_does_not_cover_is_refused(monkeypatch):
-    monkeypatch.setattr(agent_module, "make_q_network", layer_norm_network)
+REFUSED = "agent.backward={} cannot train this network ({}) on {}: {} covers only {}; use " \
+          "agent.backward=auto or autograd"
+MLP_LAYERS = "Linear -> ReLU -> Linear"
+RELU_MLP = "biased Linear layers with a ReLU between each two"
+
+
+@pytest.mark.parametrize("name, network, device, message", [
+    ("manual", layer_norm_network(), CPU, REFUSED.format(
+        "manual", "Linear -> LayerNorm -> ReLU -> Linear", "cpu",
+        "the hand-written backward pass", RELU_MLP)),
+    ("fused", layer_norm_network(), CPU, REFUSED.format(
+        "fused", "Linear -> LayerNorm -> ReLU -> Linear", "cpu", "the fused learner",
+        f"float32 {RELU_MLP}, on CPU")),
+    ("fused", make_q_network(8, 4, [16]), CUDA, REFUSED.format(
+        "fused", MLP_LAYERS, "cuda", "the fused learner", f"float32 {RELU_MLP}, on CPU")),
+    ("fused", make_q_network(8, 4, [16]).double(), CPU, REFUSED.format(
+        "fused", MLP_LAYERS, "cpu", "the fused learner", f"float32 {RELU_MLP}, on CPU")),
+], ids=["manual-layer-norm", "fused-layer-norm", "fused-cuda", "fused-float64"])
+def test_a_learner_named_for_what_it_does_not_cover_is_refused_in_one_line(name, network,
+                                                                            device, message):
     with pytest.raises(ConfigError) as err:
+        choose_backward(network, name, device)
+    assert str(err.value) == message
+
+
+def test_the_agent_refuses_before_it_trains(monkeypatch):
+    monkeypatch.setattr(agent_module, "make_q_network", layer_norm_network)
+    with pytest.raises(ConfigError, match=r"^agent.backward=manual cannot train this network"):
         DQNAgent(8, 4, agent_config(backward="manual"), CPU, seed=0)
-    assert str(err.value) == (
-        "agent.backward=manual cannot train this network (Linear -> LayerNorm -> ReLU -> Linear): "
-        "the hand-written backward pass covers only Linear layers with a ReLU between each two; "
-        "use agent.backward=auto or autograd")

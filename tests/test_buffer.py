@@ -83,3 +83,27 @@ def test_load_refuses_other_shape():
     buf = ReplayBuffer(capacity=5, obs_dim=3, device=CPU, seed=0)
     with pytest.raises(ValueError, match="capacity"):
         ReplayBuffer(capacity=6, obs_dim=3, device=CPU, seed=0).load_state_dict(buf.state_dict())
+
+
+def test_add_takes_arrays_and_other_dtypes_and_stores_the_buffers_own():
+    """What the envs hand over (numpy arrays, float64 rewards, bool flags) lands as the
+    buffer's dtypes, on its device."""
+    buf = ReplayBuffer(capacity=5, obs_dim=3, device=CPU, seed=0)
+    obs, actions, rewards, next_obs, terminated, discounts = rows(0, 3)
+    buf.add(obs.double().numpy(), actions.int().numpy(), rewards.double().numpy(),
+            next_obs.numpy(), terminated.numpy(), discounts.double())
+    reference = ReplayBuffer(capacity=5, obs_dim=3, device=CPU, seed=0)
+    reference.add(*rows(0, 3))
+    for name in ("obs", "actions", "rewards", "next_obs", "terminated", "discounts"):
+        got, want = getattr(buf, name), getattr(reference, name)
+        assert got.dtype == want.dtype and torch.equal(got, want)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("buffer_device, input_device", [("cuda", "cpu"), ("cpu", "cuda")])
+def test_add_moves_input_from_another_device(buffer_device, input_device):
+    buf = ReplayBuffer(capacity=5, obs_dim=3, device=torch.device(buffer_device), seed=0)
+    buf.add(*rows(0, 4, torch.device(input_device)))
+    assert buf.obs.device.type == buffer_device
+    assert buf.obs[:4, 0].tolist() == [0, 1, 2, 3]
+    assert buf.terminated[:4].tolist() == [1, 0, 1, 0]

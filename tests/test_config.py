@@ -68,6 +68,8 @@ def test_unknown_preset_is_rejected():
     ("env.num_envs=0", "env.num_envs=0 is invalid: must be >= 1"),
     ("env.vectorization_mode=threads", "env.vectorization_mode"),
     ("agent.loss=l1", "agent.loss"),
+    ("agent.backward=numpy",
+     "agent.backward='numpy' is invalid: must be 'auto', 'fused', 'manual' or 'autograd'"),
     ("agent.hidden_sizes=[]", "agent.hidden_sizes"),
     ("agent.epsilon_decay=0", "agent.epsilon_decay"),
     ("agent.epsilon_min=2", "agent.epsilon_min"),

@@ -90,13 +90,13 @@ def test_resumed_tensorboard_shows_each_episode_once(tmp_path):
 def test_divergence_stops_keeps_last_checkpoint_and_records_status(tmp_path, monkeypatch):
     cfg = compose_config(*SMOKE, "train.max_env_steps=3000", "train.checkpoint_every=1000")
     trainer = Trainer(cfg, tmp_path)
-    real_learn = trainer.agent.learn
+    real_learn = trainer.agent.learn_from
 
-    def learn_until_step_1500(batch):
-        loss, q = real_learn(batch)
+    def learn_until_step_1500(buffer, updates):
+        loss, q = real_learn(buffer, updates)
         return (loss * float("nan"), q) if trainer.env_steps >= 1500 else (loss, q)
 
-    monkeypatch.setattr(trainer.agent, "learn", learn_until_step_1500)
+    monkeypatch.setattr(trainer.agent, "learn_from", learn_until_step_1500)
     with pytest.raises(Diverged, match=r"non-finite at env step 150[0-4] "):
         try:
             trainer.run()

@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from lunar_dqn.algo.backward import td_loss_backward
-from lunar_dqn.algo.buffer import Batch
+from lunar_dqn.algo.buffer import Batch, ReplayBuffer
+from lunar_dqn.algo.fused import FusedLearner
 from lunar_dqn.algo.learner import choose_backward
 from lunar_dqn.algo.networks import make_q_network
 from lunar_dqn.config import AgentConfig
@@ -63,7 +64,9 @@ class DQNAgent:
         self.optimizer = torch.optim.Adam(self.online.parameters(), lr=cfg.learning_rate,
                                           fused=True)
         self.loss_fn = F.mse_loss if cfg.loss == "mse" else F.smooth_l1_loss
-        self.backward = choose_backward(self.online, cfg.backward)  # manual | autograd
+        self.backward = choose_backward(self.online, cfg.backward, device)  # see learner.py
+        self.fused = (FusedLearner(self.online, self.target, self.optimizer, cfg)
+                      if self.backward == "fused" else None)
         self.action_generator = torch.Generator(device=device)
         self.action_generator.manual_seed(seed)
         self.epsilon = cfg.epsilon_start
@@ -107,9 +110,26 @@ class DQNAgent:
         q = self.online(batch.obs).gather(1, batch.actions.unsqueeze(1)).squeeze(1)
         return self.loss_fn(q, y), q.detach().mean()
 
+    def learn_from(self, buffer: ReplayBuffer, updates: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """`updates` gradient steps, each on a mini-batch drawn from `buffer`; returns the sums
+        of their TD losses and mean Q-values, as tensors on the agent's device."""
+        if self.fused is not None:
+            loss_sum, q_sum = self.fused.learn_from(buffer, updates, self.updates)
+            self.updates += updates
+            return torch.tensor(loss_sum), torch.tensor(q_sum)
+        loss_sum = q_sum = torch.zeros((), device=self.device)
+        for _ in range(updates):
+            loss, q_mean = self.learn(buffer.sample(self.cfg.batch_size))
+            loss_sum, q_sum = loss_sum + loss, q_sum + q_mean
+        return loss_sum, q_sum
+
     def learn(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """One gradient step and a target update. Returns (loss, mean Q) as tensors, so the
         caller decides when to pay for a device sync."""
+        if self.fused is not None:
+            loss, q_mean = self.fused.learn(batch, self.updates)
+            self.updates += 1
+            return torch.tensor(loss), torch.tensor(q_mean)
         if self.backward == "manual":
             loss, q_mean = td_loss_backward(self.online, batch.obs, batch.actions,
                                             self.targets(batch), self.cfg.loss)
@@ -137,5 +157,7 @@ class DQNAgent:
         self.online.load_state_dict(state["online"])
         self.target.load_state_dict(state["target"])
         self.optimizer.load_state_dict(state["optimizer"])
+        if self.fused is not None:  # the loaded moments, back into the flat storage
+            self.fused.adam.bind_optimizer_state()
         self.epsilon, self.updates = state["epsilon"], state["updates"]
         self.action_generator.set_state(state["action_generator"])

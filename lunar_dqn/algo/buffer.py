@@ -16,6 +16,9 @@ class Batch(NamedTuple):
     discounts: torch.Tensor  # (B,) float32: gamma^k for a k-step transition
 
 
+FIELDS = Batch._fields  # the buffer's tensors, named and ordered as a Batch's
+
+
 class ReplayBuffer:
     """Fixed-capacity ring of transitions; `add` writes a vector step's N rows at once."""
 
@@ -38,28 +41,29 @@ class ReplayBuffer:
 
     def add(self, obs: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor,
             next_obs: torch.Tensor, terminated: torch.Tensor, discounts: torch.Tensor) -> None:
-        n = obs.shape[0]
+        """Write a vector step's rows. They may come from any device, as tensors or arrays: each
+        is moved to the buffer's device and cast to its field's dtype."""
+        values = (obs, actions, rewards, next_obs, terminated, discounts)
+        n = len(obs)
         if n > self.capacity:  # only the newest `capacity` rows survive a single add
-            obs, actions, rewards, next_obs, terminated, discounts = (
-                x[-self.capacity:]
-                for x in (obs, actions, rewards, next_obs, terminated, discounts)
-            )
+            values = tuple(x[-self.capacity:] for x in values)
             self.cursor = (self.cursor + n - self.capacity) % self.capacity
             n = self.capacity
         rows = (self.cursor + torch.arange(n, device=self.device)) % self.capacity
-        self.obs[rows] = obs
-        self.actions[rows] = actions
-        self.rewards[rows] = rewards
-        self.next_obs[rows] = next_obs
-        self.terminated[rows] = terminated.to(self.terminated.dtype)
-        self.discounts[rows] = discounts.to(self.discounts.dtype)
+        for name, x in zip(FIELDS, values, strict=True):
+            field = getattr(self, name)
+            field[rows] = torch.as_tensor(x, dtype=field.dtype, device=self.device)
         self.cursor = (self.cursor + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
 
+    def draw_indices(self, batch_size: int, out: torch.Tensor | None = None) -> torch.Tensor:
+        """The rows of a uniform sample with replacement, drawn with the buffer's generator."""
+        return torch.randint(0, self.size, (batch_size,), device=self.device,
+                             generator=self.generator, out=out)
+
     def sample(self, batch_size: int) -> Batch:
         """Uniform sample with replacement, indices drawn on the buffer's device."""
-        idx = torch.randint(0, self.size, (batch_size,), device=self.device,
-                            generator=self.generator)
+        idx = self.draw_indices(batch_size)
         return Batch(self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx],
                      self.terminated[idx], self.discounts[idx])
 
@@ -81,7 +85,7 @@ class ReplayBuffer:
                 f"{state['obs'].shape[1]}, configured {self.capacity} x {self.obs.shape[1]}"
             )
         n = state["size"]
-        for name in ("obs", "actions", "rewards", "next_obs", "terminated", "discounts"):
+        for name in FIELDS:
             getattr(self, name)[:n] = state[name].to(self.device)
         self.cursor, self.size = state["cursor"], n
         self.generator.set_state(state["generator"])

@@ -1,47 +1,75 @@
-"""Which code computes the TD loss's gradients (`agent.backward`): the hand-written backward
-pass where it covers the network, else autograd.
+"""Which learner computes the gradient step (`agent.backward`), decided once from the network and
+the device: the one rule for `auto` and for a learner named explicitly.
 
-The hand-written pass (`backward.py`) knows one shape of network, a stack of biased Linear
-layers with a ReLU between each two; any other layer (a LayerNorm, a dueling head) would get
-wrong gradients silently. So the choice is made here, once, from the network's modules.
+- `fused` (`fused.py`): the whole step in numpy on views of the torch weights; CPU, float32.
+- `manual` (`backward.py`): the TD loss's gradients written out, then torch's Adam; any device.
+- `autograd`: any network, any device.
+
+The first two know one shape of network, a stack of biased Linear layers with a ReLU between each
+two; any other layer (a LayerNorm, a dueling head) would get wrong gradients silently. So `auto`
+takes the first of fused, manual, autograd that covers the network and device (with a log line
+when that is autograd), and a learner named for a network or device it does not cover is refused.
 """
 
 from __future__ import annotations
 
 import logging
 
+import torch
 from torch import nn
 
 from lunar_dqn.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
+LEARNERS = ("fused", "manual", "autograd")  # fastest first
+RELU_MLP = "biased Linear layers with a ReLU between each two"
+COVERS = {"fused": f"float32 {RELU_MLP}, on CPU", "manual": RELU_MLP}
+NAMES = {"fused": "the fused learner", "manual": "the hand-written backward pass"}
 
-def manual_backward_covers(network: nn.Module) -> bool:
-    """Linear, ReLU, Linear, ..., ReLU, Linear (biased Linear layers), and nothing else."""
+
+def relu_mlp_layers(network: nn.Module) -> list[nn.Linear] | None:
+    """The Linear layers of an `nn.Sequential` Linear, ReLU, Linear, ..., ReLU, Linear (biases
+    on), or None for any other network."""
     if not isinstance(network, nn.Sequential) or len(network) % 2 == 0:
+        return None
+    if not all(type(m) is nn.Linear and m.bias is not None if i % 2 == 0 else type(m) is nn.ReLU
+               for i, m in enumerate(network)):
+        return None
+    return list(network)[::2]
+
+
+def covers(learner: str, network: nn.Module, device: torch.device) -> bool:
+    """Whether `learner` computes the right step for `network` on `device`."""
+    if learner == "autograd":
+        return True
+    if relu_mlp_layers(network) is None:
         return False
-    return all(
-        type(m) is nn.Linear and m.bias is not None if i % 2 == 0 else type(m) is nn.ReLU
-        for i, m in enumerate(network)
-    )
+    return learner == "manual" or (
+        device.type == "cpu" and all(p.dtype == torch.float32 for p in network.parameters()))
 
 
-def choose_backward(network: nn.Module, requested: str) -> str:
-    """`manual` or `autograd` for `agent.backward=requested` (auto, manual or autograd).
+def describe(network: nn.Module) -> str:
+    return " -> ".join(type(m).__name__ for m in network.children()) or type(network).__name__
 
-    auto: manual where it covers the network, else autograd with a log line saying so.
-    manual for a network it does not cover: a ConfigError.
+
+def choose_backward(network: nn.Module, requested: str, device: torch.device) -> str:
+    """`fused`, `manual` or `autograd` for `agent.backward=requested` (`auto` or one of them).
+
+    auto: fused on CPU for float32 ReLU MLPs, manual for other ReLU MLPs (on a GPU, say), else
+    autograd with a log line saying so. A learner named for a network or device it does not
+    cover: a ConfigError.
     """
-    if requested == "autograd":
-        return "autograd"
-    if manual_backward_covers(network):
-        return "manual"
-    layers = " -> ".join(type(m).__name__ for m in network.children()) or type(network).__name__
-    if requested == "manual":
-        raise ConfigError(f"agent.backward=manual cannot train this network ({layers}): the "
-                          "hand-written backward pass covers only Linear layers with a ReLU "
-                          "between each two; use agent.backward=auto or autograd")
-    log.info("agent.backward=auto: the hand-written backward pass does not cover this network "
-             "(%s), so it trains through autograd", layers)
-    return "autograd"
+    if requested == "auto":
+        chosen = next(name for name in LEARNERS if covers(name, network, device))
+        if chosen == "autograd":
+            log.info("agent.backward=auto: neither the fused learner nor the hand-written "
+                     "backward pass covers this network (%s), so it trains through autograd",
+                     describe(network))
+        return chosen
+    if not covers(requested, network, device):
+        raise ConfigError(
+            f"agent.backward={requested} cannot train this network ({describe(network)}) on "
+            f"{device}: {NAMES[requested]} covers only {COVERS[requested]}; use "
+            "agent.backward=auto or autograd")
+    return requested

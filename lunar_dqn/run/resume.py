@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 SAFE_ON_RESUME = ("train.max_env_steps", "train.max_episodes", "train.stop_when_solved",
                   "train.checkpoint_every", "train.saved_network",
                   "logger.progress_bar", "logger.log_every_steps", "logger.video", "torch_threads",
-                  "env.vectorization_mode")
+                  "env.vectorization_mode", "agent.backward")
 
 
 def resume_config(run_dir: Path, overrides: list[str], current: DictConfig) -> DictConfig:

@@ -189,8 +189,7 @@ class Trainer:
             self.pending_transitions + self.cfg.env.num_envs, agent_cfg.replay_ratio)
         if not updates or len(self.buffer) <= agent_cfg.batch_size:
             return
-        for _ in range(updates):
-            self.scalars.add(*self.agent.learn(self.buffer.sample(agent_cfg.batch_size)))
+        self.scalars.add(*self.agent.learn_from(self.buffer, updates))
         self.scalars.updates += updates
         self.gradient_steps += updates
         if not self.scalars.finite():
