@@ -1,6 +1,6 @@
 """What the benchmarks share: seed lists, configs checked before any run, fixed-width tables,
-the machine line with its calibration, output folders and JSON files, and timed windows of the
-training loop."""
+the machine line with its calibration and load, output folders and JSON files, runs in fresh
+`python -m lunar_dqn.train` processes, and timed windows of the training loop."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -22,7 +23,8 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from lunar_dqn.cli import fail, one_line
+import lunar_dqn
+from lunar_dqn.cli import DIVERGED_EXIT, fail, one_line
 from lunar_dqn.config import compose_config, validate
 from lunar_dqn.run.device import resolve_device
 from lunar_dqn.run.trainer import Trainer
@@ -33,6 +35,11 @@ LAB = "experiment=seed_notebook"  # the lab's network, batch and update rate
 NEVER_SOLVE = ("train.solve_score=1e9", "train.max_episodes=1000000000",
                "logger.progress_bar=false", "logger.video=false")
 CALIBRATION_SECONDS = 1.5
+# Runs to the solved rule stop when they solve, print no progress bar into their log and record
+# no video (`python -m lunar_dqn.evaluate run_dir=... video=true` makes one afterwards).
+TO_SOLVE_OVERRIDES = ("train.stop_when_solved=true", "logger.progress_bar=false",
+                      "logger.video=false")
+OWNED_KEYS = {"seed": "--seeds", "hydra.run.dir": "--dir"}  # what such a benchmark sets itself
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -56,6 +63,16 @@ def add_seeds_option(parser: argparse.ArgumentParser) -> None:
     """`--seeds`, with the same default wherever seeds are compared (ours and the anchor's)."""
     parser.add_argument("--seeds", type=parse_seeds, default=parse_seeds("0-9"),
                         help="e.g. 0-9 or 0,2,5 (default 0-9)")
+
+
+def refuse_owned_keys(parser: argparse.ArgumentParser, overrides: Sequence[str],
+                      owned: dict[str, str]) -> None:
+    """A usage error (exit 2) for an override of a key the benchmark sets: `owned` maps each to
+    the option that sets it."""
+    for override in overrides:
+        key = override.split("=", 1)[0].lstrip("+~")
+        if key in owned:
+            parser.error(f"{key} is set by the benchmark: use {owned[key]}")
 
 
 def compose_checked(*overrides: str) -> DictConfig:
@@ -128,6 +145,7 @@ def machine_info(device: torch.device, torch_threads: int) -> dict[str, Any]:
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "python": platform.python_version(),
         "calibration_env_steps_per_s": round(calibration()),
+        "load_average": [round(x, 1) for x in os.getloadavg()],  # 1, 5, 15 min, at the start
     }
 
 
@@ -138,6 +156,8 @@ def machine_line(info: dict[str, Any]) -> str:
             f"{info['torch_threads']} torch thread(s), device {info['device']}{gpu}")
     if calibrated is not None:
         line += f"; calibration: {calibrated} LunarLander steps/s (one env, random actions)"
+    if info.get("load_average") is not None:
+        line += f"; load average {', '.join(map(str, info['load_average']))} (1, 5, 15 min)"
     return line
 
 
@@ -176,6 +196,41 @@ def write_json(path: Path, doc: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(doc, indent=2) + "\n")
     tmp.replace(path)
+
+
+def run_overrides(overrides: Sequence[str], seed: int) -> list[str]:
+    """The overrides one seed's run to the solved rule gets: the user's, then the benchmark's
+    (last wins)."""
+    return [*overrides, *TO_SOLVE_OVERRIDES, f"seed={seed}"]
+
+
+def hydra_value(key: str, path: Path) -> str:
+    """`key='path'`, quoted so that characters of Hydra's grammar (`=`, `,`, spaces) in a
+    folder name stay part of the value."""
+    escaped = str(path).replace("'", "\\'")
+    return f"{key}='{escaped}'"
+
+
+def train_in_subprocess(overrides: list[str], run_dir: Path) -> float:
+    """`python -m lunar_dqn.train OVERRIDES` into `run_dir`, with this process's lunar_dqn
+    first on the path; returns the whole process's seconds. A diverged run (exit code 3) is a
+    result; any other failure stops the benchmark with the end of its log."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    source_root = str(Path(lunar_dqn.__file__).resolve().parents[1])
+    env = {**os.environ,
+           "PYTHONPATH": os.pathsep.join(filter(None, [source_root, os.environ.get("PYTHONPATH")]))}
+    start = time.perf_counter()
+    with open(run_dir / "process.log", "w") as log:
+        result = subprocess.run(
+            [sys.executable, "-m", "lunar_dqn.train", *overrides,
+             hydra_value("hydra.run.dir", run_dir)],
+            stdout=log, stderr=subprocess.STDOUT, env=env, check=False)
+    seconds = time.perf_counter() - start
+    if result.returncode not in (0, DIVERGED_EXIT):
+        tail = (run_dir / "process.log").read_text().strip().splitlines()[-5:]
+        sys.exit(f"error: training exited with code {result.returncode} in {run_dir}:\n"
+                 + "\n".join(tail))
+    return seconds
 
 
 def window(trainer: Trainer, env_steps: int) -> tuple[int, int, float]:

@@ -1,10 +1,16 @@
 """One gradient step of the agent (sample, TD target, loss, gradients, Adam, target update), timed
-with autograd and with the hand-written backward pass side by side.
+for each learner of `agent.backward` side by side: autograd, the hand-written backward pass
+(manual) and the fused numpy step (CPU only).
 
-    python -m benchmarks.learn_step [--repeats 7] [--steps 500] [--device cpu|cuda]
+    python -m benchmarks.learn_step [--repeats 7] [--steps 500] [--device cpu|cuda] \\
+        [--clock wall|cpu]
 
-The two agents alternate, window by window, so a busy machine slows both alike; the table shows
-the median time per step over `--repeats` windows and their ratio.
+The learners alternate, window by window, so a busy machine slows them alike; the table shows the
+median time per step over `--repeats` windows and the fused step's speed-up. `--clock cpu` counts
+the CPU time of this thread instead of wall-clock: on a machine shared with other work it leaves
+out the time the step waited for a core (CUDA kernels run outside it: wall-clock there). Each
+step goes through `DQNAgent.learn_from`, as in training. The set-up line is what a run pays once
+per learner: building the agent and its first step.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Callable
 
 import torch
 from omegaconf import OmegaConf
@@ -23,6 +30,7 @@ from lunar_dqn.config import AgentConfig, compose_config
 
 # the lab's, the default's, the default's network at a larger batch, a wide one
 SHAPES = (([64, 64], 64), ([128, 128], 64), ([128, 128], 128), ([256, 256], 128))
+LEARNERS = ("autograd", "manual", "fused")
 ROWS = 100_000
 
 
@@ -42,14 +50,22 @@ def agent_config(hidden: list[int], batch: int, backward: str) -> AgentConfig:
     return OmegaConf.to_object(cfg.agent)
 
 
-def microseconds_per_step(agent: DQNAgent, buffer: ReplayBuffer, batch: int, steps: int) -> float:
+def microseconds_per_step(agent: DQNAgent, buffer: ReplayBuffer, steps: int,
+                          clock: Callable[[], float] = time.perf_counter) -> float:
     sync = torch.cuda.synchronize if buffer.device.type == "cuda" else (lambda: None)
     sync()
-    start = time.perf_counter()
-    for _ in range(steps):
-        agent.learn(buffer.sample(batch))
+    start = clock()
+    agent.learn_from(buffer, steps)
     sync()
-    return (time.perf_counter() - start) / steps * 1e6
+    return (clock() - start) / steps * 1e6
+
+
+def set_up(cfg: AgentConfig, buffer: ReplayBuffer) -> tuple[DQNAgent, float]:
+    """An agent with this config, and the milliseconds its construction and first step took."""
+    start = time.perf_counter()
+    agent = DQNAgent(8, 4, cfg, buffer.device, seed=0)
+    agent.learn_from(buffer, 1)
+    return agent, (time.perf_counter() - start) * 1e3
 
 
 def main() -> None:
@@ -57,25 +73,37 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall")
     args = parser.parse_args()
     torch.set_num_threads(1)
     device = torch.device(args.device)
+    cpu_clock = args.clock == "cpu" and device.type == "cpu"
+    clock = time.thread_time if cpu_clock else time.perf_counter
+    learners = [name for name in LEARNERS if device.type == "cpu" or name != "fused"]
     buffer = filled_buffer(device)
-    table = Table([("network", 10), ("batch", 5), ("autograd us", 11),
-                   ("manual us", 9), ("speed-up", 8)])
+    table = Table([("network", 10), ("batch", 5), *((f"{name} us", 10) for name in learners),
+                   *((f"fused vs {name}", 10) for name in learners if name != "fused")])
     print(machine_line(machine_info(device, 1)))
+    print(f"clock: {'CPU time of this thread' if cpu_clock else 'wall-clock'}")
     print(table.header())
+    set_up_ms: dict[str, list[float]] = {name: [] for name in learners}
     for hidden, batch in SHAPES:
-        agents = {backward: DQNAgent(8, 4, agent_config(hidden, batch, backward), device, seed=0)
-                  for backward in ("autograd", "manual")}
+        agents = {}
+        for name in learners:
+            agents[name], ms = set_up(agent_config(hidden, batch, name), buffer)
+            set_up_ms[name].append(ms)
         times: dict[str, list[float]] = {name: [] for name in agents}
         for _ in range(args.repeats):
             for name, agent in agents.items():
-                microseconds_per_step(agent, buffer, batch, 50)  # warm-up
-                times[name].append(microseconds_per_step(agent, buffer, batch, args.steps))
-        auto, manual = (statistics.median(times[name]) for name in ("autograd", "manual"))
-        print(table.row(["-".join(map(str, hidden)), str(batch), f"{auto:.0f}", f"{manual:.0f}",
-                         f"{auto / manual:.2f}x"]), flush=True)
+                microseconds_per_step(agent, buffer, 50)  # warm-up
+                times[name].append(microseconds_per_step(agent, buffer, args.steps, clock))
+        median = {name: statistics.median(times[name]) for name in agents}
+        ratios = [f"{median[name] / median['fused']:.2f}x" for name in learners
+                  if "fused" in median and name != "fused"]
+        print(table.row(["-".join(map(str, hidden)), str(batch),
+                         *(f"{median[name]:.0f}" for name in learners), *ratios]), flush=True)
+    print("set-up (agent + first step), median ms: " + ", ".join(
+        f"{name} {statistics.median(ms):.1f}" for name, ms in set_up_ms.items()))
 
 
 if __name__ == "__main__":

@@ -17,10 +17,6 @@ stops the benchmark. Rows, medians and worst cases are `lunar_dqn.sweep.seeds`'.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,17 +24,21 @@ from typing import Any
 import torch
 from omegaconf import OmegaConf
 
-import lunar_dqn
 from benchmarks.harness import (
+    OWNED_KEYS,
+    TO_SOLVE_OVERRIDES,
     Table,
     add_seeds_option,
     compose_checked,
     machine_line,
     new_bench_dir,
     new_result,
+    refuse_owned_keys,
+    run_overrides,
+    train_in_subprocess,
     write_json,
 )
-from lunar_dqn.cli import DIVERGED_EXIT, exits_on_user_error
+from lunar_dqn.cli import exits_on_user_error
 from lunar_dqn.config import compose_config
 from lunar_dqn.errors import CheckpointError
 from lunar_dqn.play.evaluation import evaluate
@@ -46,11 +46,6 @@ from lunar_dqn.run.rundir import find_model
 from lunar_dqn.sweep.runs import read_run
 from lunar_dqn.sweep.seeds import OTHERS, TO_SOLVE, aggregate, seed_row, summary_cells
 
-# Every run stops when it solves, prints no progress bar into its log and records no video
-# (`python -m lunar_dqn.evaluate run_dir=... video=true` makes one afterwards).
-FORCED_OVERRIDES = ("train.stop_when_solved=true", "logger.progress_bar=false",
-                    "logger.video=false")
-OWNED_KEYS = {"seed": "--seeds", "hydra.run.dir": "--dir"}
 EVAL_ENVS = 10  # evaluation episodes played at once; the result does not depend on it
 
 TABLE = Table([("seed", 6), ("solved", 8), ("episodes", 8), ("env steps", 10), ("wall s", 8),
@@ -73,44 +68,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.eval_episodes < 1:
         parser.error("--eval-episodes must be >= 1")
-    for override in args.overrides:
-        key = override.split("=", 1)[0].lstrip("+~")
-        if key in OWNED_KEYS:
-            parser.error(f"{key} is set by the benchmark: use {OWNED_KEYS[key]}")
+    refuse_owned_keys(parser, args.overrides, OWNED_KEYS)
     return args
-
-
-def run_overrides(overrides: Sequence[str], seed: int) -> list[str]:
-    """The overrides one seed's run gets: the user's, then the benchmark's (last wins)."""
-    return [*overrides, *FORCED_OVERRIDES, f"seed={seed}"]
-
-
-def hydra_value(key: str, path: Path) -> str:
-    """`key='path'`, quoted so that characters of Hydra's grammar (`=`, `,`, spaces) in a
-    folder name stay part of the value."""
-    escaped = str(path).replace("'", "\\'")
-    return f"{key}='{escaped}'"
-
-
-def train_in_subprocess(overrides: list[str], run_dir: Path) -> float:
-    """`python -m lunar_dqn.train OVERRIDES` into `run_dir`, with this process's lunar_dqn
-    first on the path; returns the whole process's seconds."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    source_root = str(Path(lunar_dqn.__file__).resolve().parents[1])
-    env = {**os.environ,
-           "PYTHONPATH": os.pathsep.join(filter(None, [source_root, os.environ.get("PYTHONPATH")]))}
-    start = time.perf_counter()
-    with open(run_dir / "process.log", "w") as log:
-        result = subprocess.run(
-            [sys.executable, "-m", "lunar_dqn.train", *overrides,
-             hydra_value("hydra.run.dir", run_dir)],
-            stdout=log, stderr=subprocess.STDOUT, env=env, check=False)
-    seconds = time.perf_counter() - start
-    if result.returncode not in (0, DIVERGED_EXIT):
-        tail = (run_dir / "process.log").read_text().strip().splitlines()[-5:]
-        sys.exit(f"error: training exited with code {result.returncode} in {run_dir}:\n"
-                 + "\n".join(tail))
-    return seconds
 
 
 def evaluate_run(run_dir: Path, episodes: int) -> None:
@@ -151,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     bench_dir = args.dir or new_bench_dir()
     out = args.out or bench_dir / "time_to_solve.json"
     doc = new_result("time_to_solve", first, overrides=list(args.overrides),
-                     forced_overrides=list(FORCED_OVERRIDES), eval_episodes=args.eval_episodes)
+                     forced_overrides=list(TO_SOLVE_OVERRIDES), eval_episodes=args.eval_episodes)
     print(f"time to solve: {len(args.seeds)} seed(s), overrides: "
           f"{' '.join(args.overrides) or '(defaults)'}; runs in {bench_dir}")
     print(machine_line(doc["machine"]))

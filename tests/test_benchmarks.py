@@ -12,9 +12,17 @@ import pytest
 import torch
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from benchmarks import compare, profile_loop, side_by_side, throughput, time_to_solve
+from benchmarks import compare, learners, profile_loop, side_by_side, throughput, time_to_solve
 from benchmarks.anchor.runner import run_seed
-from benchmarks.harness import Table, compose_checked, machine_line, parse_seeds, window
+from benchmarks.harness import (
+    Table,
+    compose_checked,
+    hydra_value,
+    machine_line,
+    parse_seeds,
+    run_overrides,
+    window,
+)
 from conftest import REPO, run_module
 from lunar_dqn.config import compose_config
 from lunar_dqn.errors import ConfigError
@@ -73,6 +81,9 @@ def test_the_machine_line_carries_the_calibration_when_measured():
     assert machine_line({**info, "calibration_env_steps_per_s": 31250}) == (
         "machine: CPU, 2 cores, torch 2, 1 torch thread(s), device cpu; calibration: 31250 "
         "LunarLander steps/s (one env, random actions)")
+    assert machine_line({**info, "load_average": [1.2, 0.5, 2.0]}) == (
+        "machine: CPU, 2 cores, torch 2, 1 torch thread(s), device cpu; load average 1.2, 0.5, "
+        "2.0 (1, 5, 15 min)")
 
 
 def test_the_anchor_runs_as_a_module_with_its_own_requirements():
@@ -113,7 +124,7 @@ def test_cli_passes_overrides_through_and_puts_its_own_last():
     args = time_to_solve.parse_args(["--seeds", "0,2", "--", "experiment=seed_notebook",
                                      "agent.tau=0.005"])
     assert args.seeds == [0, 2] and args.eval_episodes == 100
-    assert time_to_solve.run_overrides(args.overrides, 2) == [
+    assert run_overrides(args.overrides, 2) == [
         "experiment=seed_notebook", "agent.tau=0.005", "train.stop_when_solved=true",
         "logger.progress_bar=false", "logger.video=false", "seed=2"]
 
@@ -121,7 +132,7 @@ def test_cli_passes_overrides_through_and_puts_its_own_last():
 @pytest.mark.parametrize("folder", ["out/s_agent.lr=1e-3,x y/seed0", "out/it's/seed1"])
 def test_run_folders_with_hydra_grammar_characters_stay_one_value(folder):
     override = OverridesParser.create().parse_override(
-        time_to_solve.hydra_value("hydra.run.dir", Path(folder)))
+        hydra_value("hydra.run.dir", Path(folder)))
     assert override.key_or_group == "hydra.run.dir" and override.value() == folder
 
 
@@ -361,6 +372,34 @@ def test_side_by_side_pairs_seeds_and_compares_medians(tmp_path, capsys):
     assert ">=550.0" in median
 
 
+# -- learners --------------------------------------------------------------------------------------
+
+
+def test_learners_take_turns_first():
+    names = ["fused", "manual", "autograd"]
+    orders = [learners.turn_order(names, k) for k in range(3)]
+    assert [order[0] for order in orders] == names  # each runs first once in three seeds
+    assert all(sorted(order) == sorted(names) for order in orders)
+
+
+@pytest.mark.parametrize("override, option", [("agent.backward=manual", "--learners"),
+                                              ("seed=1", "--seeds")])
+def test_learners_cli_refuses_keys_the_benchmark_sets(override, option, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        learners.parse_args(["--seeds", "0", "--", override])
+    assert exit_info.value.code == 2
+    assert f"is set by the benchmark: use {option}" in capsys.readouterr().err
+
+
+def test_learner_medians_carry_lower_bounds_of_unsolved_seeds():
+    rows = [{**row(seed, solved, 0, steps, wall), "learner": "fused", "gradient_steps": steps // 2,
+             "process_s": wall + 5} for seed, solved, steps, wall in
+            ((0, True, 1000, 2.0), (1, False, 5000, 9.0), (2, False, 5000, 8.0))]
+    assert learners.medians(rows, "fused") == {
+        "learner": "fused", "solved": "1/3", "env_steps": ">=5000", "gradient_steps": ">=2500",
+        "wall_s": ">=8.0", "process_s": "13.0"}
+
+
 # -- end to end -----------------------------------------------------------------------------------
 
 
@@ -397,6 +436,25 @@ def test_time_to_solve_trains_evaluates_and_writes_json(tmp_path):
     report = run_module("lunar_dqn.report", str(tmp_path / "bench"), cwd=REPO)
     assert report.returncode == 0, report.stderr
     assert f"| 1 | 1/1 (100%) | {r['env_steps']:,} |" in report.stdout
+
+
+@pytest.mark.slow
+def test_learners_runs_every_seed_with_every_learner(tmp_path):
+    out = tmp_path / "learners.json"
+    result = run_module("benchmarks.learners", "--seeds", "0", "--learners", "fused,autograd",
+                        "--dir", str(tmp_path / "bench"), "--out", str(out), "--",
+                        "debug=smoke", cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(out.read_text())
+    assert [(r["seed"], r["learner"]) for r in doc["rows"]] == [(0, "fused"), (0, "autograd")]
+    fused, autograd = doc["rows"]
+    assert fused["solved"] and fused["env_steps"] == autograd["env_steps"] > 0
+    assert fused["gradient_steps"] == autograd["gradient_steps"] > 0
+    assert [m["learner"] for m in doc["medians"]] == ["fused", "autograd"]
+    config = (tmp_path / "bench" / "autograd" / "seed0" / ".hydra" / "config.yaml").read_text()
+    assert "backward: autograd" in config
+    assert doc["machine"]["calibration_env_steps_per_s"] > 0 and "; load average " in result.stdout
+    assert result.stdout.splitlines()[-1] == f"wrote {out}"
 
 
 @pytest.mark.slow
