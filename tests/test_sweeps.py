@@ -124,11 +124,13 @@ def test_optuna_scores_an_unsolved_trial_at_twice_the_budget(tmp_path):
 @pytest.mark.slow
 def test_an_optuna_study_stored_in_sqlite_persists_and_the_next_search_continues_it(tmp_path):
     storage = f"sqlite:///{tmp_path / 'study.db'}"
-    for search in ("first", "second"):
+    for seed, search in enumerate(("first", "second")):
         result = run_module("lunar_dqn.train", "-m", "hparams_search=optuna", "debug=smoke",
                             "hydra.sweeper.n_trials=1", f"hydra.sweeper.storage={storage}",
+                            f"hydra.sweeper.sampler.seed={seed}",
                             f"hydra.sweep.dir={tmp_path / search}", cwd=REPO)
         assert result.returncode == 0, result.stderr
+    assert sampled(tmp_path / "first" / "0") != sampled(tmp_path / "second" / "0")
     study = optuna.load_study(study_name="lunar_dqn", storage=storage)
     assert [trial.number for trial in study.trials] == [0, 1]
     assert all(trial.state == optuna.trial.TrialState.COMPLETE for trial in study.trials)
