@@ -11,7 +11,9 @@ from typing import Any, NoReturn, TypeVar
 from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
+from lunar_dqn.arguments import check_arguments
 from lunar_dqn.errors import CheckpointError, ConfigError
+from lunar_dqn.helptext import render
 
 USAGE_ERROR_EXIT = 2
 DIVERGED_EXIT = 3  # training stopped on a non-finite loss or Q-value
@@ -53,10 +55,19 @@ def one_line(err: BaseException) -> str:
     return message
 
 
-def run_hydra_app(main: Callable[[], Any]) -> None:
+def run_hydra_app(main: Callable[[], Any], command: str) -> None:
     """Run a `@hydra.main` function so that a config Hydra rejects (unknown key, wrong type,
     unknown preset) or an output directory it cannot write ends in one line and exit 2.
-    With HYDRA_FULL_ERROR=1 the full traceback is shown instead."""
+    With HYDRA_FULL_ERROR=1 the full traceback is shown instead. `--help` shows the command's
+    own options (`lunar_dqn.helptext`); `--hydra-help` is Hydra's."""
+    argv = sys.argv[1:]
+    if "--help" in argv or "-h" in argv:
+        print(render(command))
+        return
+    try:
+        check_arguments(command, argv)
+    except ConfigError as err:
+        fail(str(err))
     wants_traceback = os.environ.get("HYDRA_FULL_ERROR") == "1"
     os.environ["HYDRA_FULL_ERROR"] = "1"  # let Hydra's errors reach us rather than print them
     try:

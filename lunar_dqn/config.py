@@ -65,6 +65,8 @@ class LoggerConfig:
     log_every_steps: int = MISSING
     progress_bar: bool = MISSING
     video: bool = MISSING
+    video_episodes: int = MISSING
+    gif_every_steps: int | None = MISSING
 
 
 @dataclass
@@ -137,6 +139,15 @@ def default_config() -> DictConfig:
     for key in ("defaults", "hydra"):
         top.pop(key)
     return OmegaConf.merge(Config, {group: group_defaults(group) for group in GROUPS}, top)
+
+
+def command_defaults(name: str) -> DictConfig:
+    """Another command's options (`evaluate`, `plot`, `inspect`) as its YAML file sets them,
+    without Hydra."""
+    values = OmegaConf.load(CONF_DIR / f"{name}.yaml")
+    for key in ("defaults", "hydra"):
+        values.pop(key)
+    return values
 
 
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -213,8 +224,11 @@ def validate(cfg: Any) -> None:
     _check(t.checkpoint_every >= 1, "train.checkpoint_every", t.checkpoint_every, "must be >= 1")
     _check(t.saved_network in ("target", "online"), "train.saved_network", t.saved_network,
            "must be 'target' or 'online'")
-    log_every = cfg.logger.log_every_steps
+    log_every, lg = cfg.logger.log_every_steps, cfg.logger
     _check(log_every >= 1, "logger.log_every_steps", log_every, "must be >= 1")
+    _check(lg.video_episodes >= 1, "logger.video_episodes", lg.video_episodes, "must be >= 1")
+    _check(lg.gif_every_steps is None or lg.gif_every_steps >= 1, "logger.gif_every_steps",
+           lg.gif_every_steps, "must be >= 1 or null")
     _check(cfg.torch_threads >= 1, "torch_threads", cfg.torch_threads, "must be >= 1")
     _check(
         cfg.device == "auto" or cfg.device == "cpu" or cfg.device.startswith("cuda"),

@@ -13,6 +13,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
 from lunar_dqn.cli import exits_on_user_error, run_hydra_app
+from lunar_dqn.config import CONF_DIR
 from lunar_dqn.play.onestep import format_table, one_step, parse_action
 
 
@@ -26,11 +27,16 @@ class InspectConfig:
 ConfigStore.instance().store(name="base_inspect", node=InspectConfig)
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="inspect")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="inspect")
 @exits_on_user_error
 def main(cfg: DictConfig) -> None:
     print(format_table(one_step(parse_action(cfg.action), cfg.seed)))
 
 
+def cli() -> None:
+    """`lunar-dqn-inspect`, `python -m lunar_dqn.inspect`."""
+    run_hydra_app(main, "inspect")
+
+
 if __name__ == "__main__":
-    run_hydra_app(main)
+    cli()

@@ -11,6 +11,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
 from lunar_dqn.cli import exits_on_user_error, run_hydra_app
+from lunar_dqn.config import CONF_DIR
 from lunar_dqn.errors import ConfigError
 from lunar_dqn.play.curve import choose_span, plot_history
 from lunar_dqn.run.rundir import TRAINING_CURVE, read_points
@@ -31,7 +32,7 @@ class PlotConfig:
 ConfigStore.instance().store(name="base_plot", node=PlotConfig)
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="plot")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="plot")
 @exits_on_user_error
 def main(cfg: DictConfig) -> None:
     if cfg.run_dir is None:
@@ -45,5 +46,10 @@ def main(cfg: DictConfig) -> None:
           f"rolling mean over {span.window} episodes")
 
 
+def cli() -> None:
+    """`lunar-dqn-plot`, `python -m lunar_dqn.plot`."""
+    run_hydra_app(main, "plot")
+
+
 if __name__ == "__main__":
-    run_hydra_app(main)
+    cli()

@@ -1,4 +1,5 @@
-"""`python -m lunar_dqn.report [DIR]`: which setting of a sweep solves fastest, and how surely.
+"""`python -m lunar_dqn.report [DIR]` (or `lunar-dqn-report`): which setting of a sweep solves
+fastest, and how surely.
 
 Reads every `summary.json` under DIR (default `outputs`, i.e. every run and sweep), groups the
 runs by setting (their overrides without the seed, see `lunar_dqn.sweep.runs`), prints a table
@@ -12,12 +13,13 @@ from pathlib import Path
 
 from lunar_dqn.cli import fail
 from lunar_dqn.errors import ReportError
+from lunar_dqn.helptext import invocation
 from lunar_dqn.sweep.table import write_report
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m lunar_dqn.report",
+        prog=invocation("report"),
         description="Compare the settings of a sweep: solved share, env steps and wall-clock "
                     "to solve (median, mean, 95%% bootstrap CI), learning curves.")
     parser.add_argument("dir", nargs="?", type=Path, default=Path("outputs"),

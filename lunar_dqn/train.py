@@ -1,4 +1,5 @@
-"""Train a DQN lander: `train(cfg, run_dir)` for code, `python -m lunar_dqn.train` for people."""
+"""Train a DQN lander: `train(cfg, run_dir)` for code, `python -m lunar_dqn.train` (or
+`lunar-dqn-train`) for people."""
 
 from __future__ import annotations
 
@@ -13,24 +14,64 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from lunar_dqn.cli import DIVERGED_EXIT, USER_ERRORS, fail, run_hydra_app
-from lunar_dqn.config import register_configs
+from lunar_dqn.config import CONF_DIR, register_configs, validate
 from lunar_dqn.errors import ConfigError, Diverged, Interrupted
+from lunar_dqn.overrides import overrides_from_defaults
+from lunar_dqn.run.console import log_lines, prefix_console_lines
 from lunar_dqn.run.resume import resume_config
-from lunar_dqn.run.rundir import only_hydra_files, write_failure
+from lunar_dqn.run.rundir import (
+    LOG_FILE,
+    RUN_CONFIG,
+    holds_run,
+    only_hydra_files,
+    save_run_config,
+    write_failure,
+)
 from lunar_dqn.run.trainer import Trainer
 
-__all__ = ["main", "train"]
+__all__ = ["cli", "main", "train"]
 
 log = logging.getLogger(__name__)
 
-def train(cfg: Any, run_dir: Path, resume: bool = False) -> dict[str, Any]:
-    """Train on `cfg` (a composed config), writing everything under `run_dir`; with `resume`,
-    continue the run whose checkpoint is there."""
-    trainer = Trainer(cfg, run_dir, resume=resume)
-    try:
-        return trainer.run()
-    finally:
-        trainer.close()
+
+def train(cfg: Any, run_dir: str | Path, resume: bool = False) -> dict[str, Any]:
+    """Train on `cfg` (`lunar_dqn.compose(...)`) into `run_dir`, a full run directory that the
+    commands read (its config in `.hydra/config.yaml`); return the run's summary.
+
+    With `resume`, continue the run in `run_dir` from its checkpoint: `cfg` may change only what
+    `python -m lunar_dqn.train resume=DIR` lets change (budgets and conveniences). Otherwise
+    `run_dir` must not hold a run already. Mistakes raise ConfigError or CheckpointError (one
+    line each); a run that diverges raises Diverged, one stopped by SIGINT/SIGTERM Interrupted,
+    each after saving what it leaves behind."""
+    run_dir = Path(run_dir)
+    if resume:
+        cfg = resume_config(run_dir, overrides_from_defaults(cfg), cfg)
+    return run_training(cfg, run_dir, resume)
+
+
+def run_training(cfg: Any, run_dir: Path, resume: bool) -> dict[str, Any]:
+    """`train`, with `cfg` already the run's (a resume's config checked)."""
+    validate(cfg)
+    if not resume and holds_run(run_dir):
+        raise ConfigError(f"{run_dir} already holds a run: continue it with resume={run_dir}, "
+                          "or train into another directory")
+    existed = run_dir.exists()
+    with log_lines(run_dir / LOG_FILE):
+        try:
+            trainer = Trainer(cfg, run_dir, resume=resume)
+        except BaseException:
+            if not existed and run_dir.exists() and only_hydra_files(run_dir):
+                shutil.rmtree(run_dir)  # nothing was done: leave no half-written run behind
+            raise
+        try:
+            if not (run_dir / RUN_CONFIG).is_file():  # started from Python, not by Hydra
+                save_run_config(run_dir, cfg, overrides_from_defaults(trainer.cfg))
+            log.info("run directory: %s", run_dir.resolve())
+            summary = trainer.run()
+        finally:
+            trainer.close()
+        log.info("the run's files are in %s", run_dir.resolve())
+    return summary
 
 
 def _penalty(cfg: Any) -> float:
@@ -48,19 +89,21 @@ def _objective(summary: dict[str, Any], cfg: Any) -> float:
 register_configs()
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="config")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def main(cfg: DictConfig) -> float:
     """Returns the objective a sweeper minimises (see `_objective`)."""
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     sweeping = hydra_cfg.mode == RunMode.MULTIRUN
+    if sweeping:  # parallel jobs print into one terminal
+        prefix_console_lines(f"[job {hydra_cfg.job.num}] ")
     try:
         resume = cfg.resume is not None
         if resume:
             if sweeping:
                 raise ConfigError("resume cannot be swept: resume one run at a time")
             cfg = resume_config(Path(cfg.resume), list(hydra_cfg.overrides.task), cfg)
-        summary = train(cfg, run_dir, resume=resume)
+        summary = run_training(cfg, run_dir, resume)
     except USER_ERRORS as err:
         if sweeping:  # the other jobs go on; this one records why it failed
             log.error("%s", err)
@@ -82,5 +125,10 @@ def main(cfg: DictConfig) -> float:
     return _objective(summary, cfg)
 
 
+def cli() -> None:
+    """`lunar-dqn-train`, `python -m lunar_dqn.train`."""
+    run_hydra_app(main, "train")
+
+
 if __name__ == "__main__":
-    run_hydra_app(main)
+    cli()

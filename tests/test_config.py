@@ -107,7 +107,7 @@ DOCUMENTED_DEFAULTS = {
               "epsilon_decay_steps": None},
     "buffer": {"capacity": 100_000},
     "logger": {"tensorboard": True, "log_every_steps": 2000, "progress_bar": True,
-               "video": True},
+               "video": True, "video_episodes": 3, "gif_every_steps": None},
     "train": {"max_env_steps": 1_000_000, "max_episodes": 3000, "solve_score": 200.0,
               "solve_window": 100, "stop_when_solved": True, "checkpoint_every": 50_000,
               "saved_network": "target"},

@@ -11,8 +11,7 @@ from omegaconf import OmegaConf
 
 from conftest import REPO, compose_config, env_config, run_module
 from lunar_dqn.errors import CheckpointError, ConfigError
-from lunar_dqn.evaluate import evaluate
-from lunar_dqn.play.evaluation import choose_subject, report
+from lunar_dqn.play.evaluation import choose_subject, evaluate, report
 from lunar_dqn.play.greedy import EVAL_SEED_BASE, greedy_returns, summarize
 from lunar_dqn.run.checkpoint import save_model
 from lunar_dqn.run.rundir import EVALUATION, FINAL_MODEL, RUN_CONFIG, SOLVED_MODEL

@@ -13,7 +13,7 @@ import torch
 from omegaconf import OmegaConf
 
 from conftest import compose_config
-from lunar_dqn.evaluate import evaluate
+from lunar_dqn.play.evaluation import evaluate
 from lunar_dqn.run.checkpoint import load_checkpoint, load_model
 from lunar_dqn.run.resume import resume_config
 from lunar_dqn.train import train
@@ -66,7 +66,9 @@ def test_the_files_written_today_have_the_formats_of_the_older_version(old_run):
     assert shape(torch.load(old_run / "final_model.pt", weights_only=True)) == shape(old_model)
     old_summary = json.loads(before["summary.json"])
     new_summary = json.loads((old_run / "summary.json").read_text())
-    assert list(new_summary) == list(old_summary)  # the same keys, in the same order
+    # the same keys in the same order, then the budget the last session ran with
+    assert list(new_summary) == [*old_summary, "max_env_steps", "max_episodes"]
+    assert (new_summary["max_env_steps"], new_summary["max_episodes"]) == (1200, 1000)
     assert (new_summary["episodes"], new_summary["env_steps"]) == (12, 1200)
     assert new_summary["solved_env_steps"] == old_summary["solved_env_steps"] == 538
     header = before["history.csv"].decode().splitlines()[0]

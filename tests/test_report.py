@@ -301,3 +301,17 @@ def test_report_runs_as_a_module(sweep):
     assert missing.returncode == 2 and missing.stderr.startswith("error: ")
     assert "Traceback" not in missing.stderr
 
+
+
+def test_a_budget_a_resume_changed_counts_in_the_runs_setting(tmp_path):
+    for job, seed in enumerate((0, 1)):
+        write_run(tmp_path / str(job), [f"seed={seed}", "train.max_env_steps=1000",
+                                        "agent.tau=0.001"], None, -50.0)
+    resume = {"resumed_at": "2026-11-25T01:00:00+00:00", "env_steps": 1000, "episodes": 9,
+              "changed": {"train.max_env_steps": {"from": 1000, "to": 3000},
+                          "logger.progress_bar": {"from": True, "to": False}}}
+    (tmp_path / "1" / "resumes.jsonl").write_text(json.dumps(resume) + "\n")
+    runs = find_runs(tmp_path)
+    # the budget it ran to counts, a convenience does not
+    assert [run.setting for run in runs] == ["agent.tau=0.001 train.max_env_steps=1000",
+                                            "agent.tau=0.001 train.max_env_steps=3000"]

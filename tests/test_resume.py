@@ -262,3 +262,81 @@ def test_sigterm_and_sigint_checkpoint_and_exit_cleanly(tmp_path, sig):
     resumed = run_module("lunar_dqn.train", f"resume={run}", cwd=REPO)
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads((run / "summary.json").read_text())["env_steps"] == 6000
+
+
+# -- what a resume says and records ----------------------------------------------------------
+
+SOLVES = ("debug=smoke", "train.max_episodes=1000", "train.stop_when_solved=true",
+          "logger.tensorboard=false")  # debug=smoke "solves" once its window of 5 episodes is full
+
+
+def test_a_resume_says_where_it_continues_and_records_what_it_changed(tmp_path, caplog):
+    run = tmp_path / "run"
+    train(compose_config(*SMOKE, "train.max_env_steps=1000", "logger.tensorboard=false"), run)
+    episodes = len(history_points(run))
+    caplog.set_level("INFO")
+    summary = train(compose_config(*SMOKE, "train.max_env_steps=1600", "logger.tensorboard=false",
+                                   "train.checkpoint_every=800"), run, resume=True)
+    assert (f"resuming {run} at env step 1000, episode {episodes}; changed: "
+            "train.max_env_steps 1000 -> 1600, train.checkpoint_every 1000 -> 800"
+            in caplog.messages)
+    records = [json.loads(line) for line in (run / "resumes.jsonl").read_text().splitlines()]
+    assert len(records) == 1
+    assert (records[0]["env_steps"], records[0]["episodes"]) == (1000, episodes)
+    assert records[0]["changed"] == {"train.max_env_steps": {"from": 1000, "to": 1600},
+                                     "train.checkpoint_every": {"from": 1000, "to": 800}}
+    # the summary has the budget the run ran with at its end
+    assert (summary["max_env_steps"], summary["env_steps"]) == (1600, 1600)
+    saved = json.loads((run / "summary.json").read_text())
+    assert saved["max_env_steps"] == 1600 and saved["max_episodes"] == 1000
+
+
+def test_a_solved_run_resumed_with_a_larger_budget_says_what_to_add(tmp_path):
+    run = tmp_path / "run"
+    first = train(compose_config(*SOLVES, "train.max_env_steps=3000"), run)
+    assert first["status"] == "solved" and first["solved_episode"] == 5
+    before = {p.name: p.stat().st_mtime_ns for p in run.iterdir()}
+    with pytest.raises(ConfigError) as err:
+        train(compose_config(*SOLVES, "train.max_env_steps=6000"), run, resume=True)
+    assert str(err.value) == (
+        f"resume={run}: the run solved at episode 5 ({first['solved_env_steps']} env steps) and "
+        "stops when solved: add train.stop_when_solved=false (and a larger budget) to train on")
+    assert {p.name: p.stat().st_mtime_ns for p in run.iterdir()} == before  # nothing touched
+    # with that, it trains on from where it stopped
+    more = train(compose_config(*SOLVES, "train.max_env_steps=1600",
+                                "train.stop_when_solved=false"), run, resume=True)
+    assert more["env_steps"] == 1600 and more["solved_episode"] == 5
+
+
+def test_a_run_at_the_end_of_its_budget_says_which_budget_to_raise(tmp_path):
+    run = tmp_path / "run"
+    train(compose_config(*SMOKE, "train.max_env_steps=400", "logger.tensorboard=false"), run)
+    with pytest.raises(ConfigError) as err:
+        train(compose_config(*SMOKE, "train.max_env_steps=400", "logger.tensorboard=false"), run,
+              resume=True)
+    assert str(err.value) == (f"resume={run}: the run already reached its budget, "
+                              "train.max_env_steps=400 (400 env steps): raise it to train on")
+
+
+def test_an_interrupted_run_that_had_reached_its_end_resumes_to_its_closing_writes(tmp_path):
+    run = tmp_path / "run"
+    cfg = compose_config(*SMOKE, "train.max_env_steps=400", "logger.tensorboard=false")
+    trainer = Trainer(cfg, run)
+    try:
+        trainer.train()  # to the budget; then a signal came before the closing writes
+        trainer.save_checkpoint()
+    finally:
+        trainer.close()
+    assert not (run / "summary.json").exists()
+    summary = train(cfg, run, resume=True)
+    assert summary["status"] == "budget" and (run / "final_model.pt").is_file()
+
+
+def test_training_into_a_directory_that_holds_a_run_is_refused(tmp_path):
+    run = tmp_path / "run"
+    cfg = compose_config(*SMOKE, "train.max_env_steps=200", "logger.tensorboard=false")
+    train(cfg, run)
+    with pytest.raises(ConfigError) as err:
+        train(cfg, run)
+    assert str(err.value) == (f"{run} already holds a run: continue it with resume={run}, or "
+                              "train into another directory")

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import optuna
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
@@ -57,6 +58,9 @@ def test_joblib_sweep_runs_every_job_and_the_report_compares_them(tmp_path, caps
                         "seed=0,1", f"hydra.sweep.dir={sweep_dir}", cwd=REPO)
     assert result.returncode == 0, result.stderr
     assert "Joblib.Parallel(n_jobs=-1" in result.stdout
+    for job in (0, 1):  # each job's lines say which job wrote them
+        assert any(line.startswith(f"[job {job}] [") and "run directory: " in line
+                   for line in result.stdout.splitlines()), result.stdout
     summaries = job_summaries(sweep_dir, 2)
     for summary in summaries:
         assert_smoke_job(summary)
@@ -115,3 +119,21 @@ def test_optuna_scores_an_unsolved_trial_at_twice_the_budget(tmp_path):
     assert not job_summaries(sweep_dir, 1)[0]["solved"]
     # lunar_dqn.train's penalty: twice train.max_env_steps, behind every solved trial
     assert OmegaConf.load(sweep_dir / "optimization_results.yaml").best_value == 2 * 400
+
+
+@pytest.mark.slow
+def test_an_optuna_study_stored_in_sqlite_persists_and_the_next_search_continues_it(tmp_path):
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    for seed, search in enumerate(("first", "second")):
+        result = run_module("lunar_dqn.train", "-m", "hparams_search=optuna", "debug=smoke",
+                            "hydra.sweeper.n_trials=1", f"hydra.sweeper.storage={storage}",
+                            f"hydra.sweeper.sampler.seed={seed}",
+                            f"hydra.sweep.dir={tmp_path / search}", cwd=REPO)
+        assert result.returncode == 0, result.stderr
+    assert sampled(tmp_path / "first" / "0") != sampled(tmp_path / "second" / "0")
+    study = optuna.load_study(study_name="lunar_dqn", storage=storage)
+    assert [trial.number for trial in study.trials] == [0, 1]
+    assert all(trial.state == optuna.trial.TrialState.COMPLETE for trial in study.trials)
+    assert [trial.value for trial in study.trials] == [
+        json.loads((tmp_path / search / "0" / "summary.json").read_text())["solved_env_steps"]
+        for search in ("first", "second")]

@@ -1,4 +1,5 @@
-"""What a training run leaves to look at: the training curve, and a video of its final model."""
+"""What a training run leaves to look at: the training curve, and videos of the model it hands
+over."""
 
 import io
 import logging
@@ -10,14 +11,12 @@ import torch
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from conftest import REPO, compose_config, env_config, run_module
+from conftest import REPO, compose_config, run_module
+from lunar_dqn.evaluate import evaluate
 from lunar_dqn.play.greedy import EVAL_SEED_BASE
-from lunar_dqn.play.video import play_greedy
-from lunar_dqn.run.checkpoint import load_model
-from lunar_dqn.run.envs import make_env
-from lunar_dqn.run.logger import FINAL_VIDEO_TAG
+from lunar_dqn.run.logger import CLOSING_VIDEO_TAG
 from lunar_dqn.run.resume import resume_config
-from lunar_dqn.run.rundir import CHECKPOINT, FINAL_MODEL, FINAL_VIDEO, TRAINING_CURVE
+from lunar_dqn.run.rundir import CHECKPOINT, FINAL_MODEL, SOLVED_MODEL, TRAINING_CURVE
 from lunar_dqn.run.trainer import Trainer
 from lunar_dqn.train import train
 
@@ -67,37 +66,49 @@ def test_the_video_switch_and_the_saved_network_may_change_when_a_run_is_resumed
     assert resumed.logger.video is True and resumed.train.saved_network == "online"
 
 
-@pytest.mark.slow
-def test_training_records_the_final_model_to_mp4_and_tensorboard(tmp_path):
-    run_dir = tmp_path / "run"
-    result = run_module("lunar_dqn.train", "debug=smoke", "logger.video=true",
-                        "env.max_episode_steps=60", f"hydra.run.dir={run_dir}", cwd=REPO)
-    assert result.returncode == 0, result.stderr
-    found = re.search(rf"recorded {FINAL_VIDEO}: (-?[\d.]+) points in (\d+) steps",
-                      result.stdout)
-    assert found, result.stdout
-    steps = int(found.group(2))
-    frames, _ = imageio_ffmpeg.count_frames_and_secs(str(run_dir / FINAL_VIDEO))
-    assert frames == steps + 1
-    # it is the final model's greedy episode on the first evaluation seed
-    network, _ = load_model(run_dir / FINAL_MODEL)
-    env = make_env(env_config(max_episode_steps=60))
-    try:
-        replay = play_greedy(network, env, EVAL_SEED_BASE)
-    finally:
-        env.close()
-    assert replay.steps == steps
-    assert replay.points == pytest.approx(float(found.group(1)), abs=0.01)
-    # TensorBoard has it as an animated GIF: every 2nd frame, a quarter of each side
-    events = next(run_dir.glob("events.out.tfevents.*"))
-    acc = EventAccumulator(str(events), size_guidance={"images": 0})
-    acc.Reload()
-    image = acc.Images(FINAL_VIDEO_TAG)[0]
-    gif = Image.open(io.BytesIO(image.encoded_image_string))
-    assert gif.format == "GIF" and gif.size == (150, 100) == (image.width, image.height)
+def gif_durations(encoded: bytes) -> list[int]:
+    gif = Image.open(io.BytesIO(encoded))
+    assert gif.format == "GIF"
     durations = []
     for k in range(gif.n_frames):  # Pillow merges repeated frames, adding their durations
         gif.seek(k)
         durations.append(gif.info["duration"])
-    assert sum(durations) == 40 * len(range(0, steps + 1, 2))
+    return durations
+
+
+@pytest.mark.slow
+def test_training_ends_with_the_handed_over_models_episodes_to_mp4_and_tensorboard(tmp_path):
+    run_dir = tmp_path / "run"
+    result = run_module("lunar_dqn.train", "debug=smoke", "logger.video=true",
+                        "logger.video_episodes=2", "env.max_episode_steps=60",
+                        f"hydra.run.dir={run_dir}", cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    # the run names its directory first and last
+    assert lines[0].endswith(f"run directory: {run_dir}")
+    assert lines[-1].endswith(f"the run's files are in {run_dir}")
+    found = re.findall(r"recorded videos/episode-(\d)\.mp4: seed (\d+), (-?[\d.]+) points in "
+                       r"(\d+) steps, (landed|not landed)", result.stdout)
+    assert [(int(k), int(seed)) for k, seed, *_ in found] == [(0, EVAL_SEED_BASE),
+                                                               (1, EVAL_SEED_BASE + 1)]
+    # they are the evaluation's first episodes of the model it plays (the solved one here)
+    evaluation = evaluate(run_dir, episodes=2)
+    assert evaluation["model"] == str(run_dir / SOLVED_MODEL)
+    assert [float(points) for *_, points, _, _ in found] == pytest.approx(evaluation["points"],
+                                                                           abs=0.01)
+    assert [landed == "landed" for *_, landed in found] == [p >= 200 for p in evaluation["points"]]
+    assert (f"closing episodes of {SOLVED_MODEL}: {sum(p >= 200 for p in evaluation['points'])} "
+            "of 2 landed") in result.stdout
+    events = next(run_dir.glob("events.out.tfevents.*"))
+    acc = EventAccumulator(str(events), size_guidance={"images": 0})
+    acc.Reload()
+    images = acc.Images(CLOSING_VIDEO_TAG)
+    assert [image.step for image in images] == [0, 1]
+    for k, (_, _, _, steps, _) in enumerate(found):
+        frames, _ = imageio_ffmpeg.count_frames_and_secs(str(run_dir / f"videos/episode-{k}.mp4"))
+        assert frames == int(steps) + 1
+        # in TensorBoard: every 2nd frame, a quarter of each side
+        assert (images[k].width, images[k].height) == (150, 100)
+        assert sum(gif_durations(images[k].encoded_image_string)) == 40 * len(
+            range(0, int(steps) + 1, 2))
     assert Image.open(run_dir / TRAINING_CURVE).size == (1000, 700)

@@ -10,9 +10,10 @@ from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 from torch import nn
 
-from lunar_dqn.config import group_defaults
+from lunar_dqn.config import command_defaults, group_defaults
 from lunar_dqn.errors import CheckpointError, ConfigError
 from lunar_dqn.play.greedy import EVAL_SEED_BASE, LANDED_POINTS, greedy_returns, summarize
 from lunar_dqn.play.video import check_screen, record_video, watch
@@ -36,6 +37,7 @@ class EvaluateConfig:
     run_dir: str | None = MISSING
     checkpoint: str | None = MISSING
     episodes: int = MISSING
+    seed_base: int = MISSING
     num_envs: int = MISSING
     video: bool = MISSING
     render: str | None = MISSING
@@ -51,6 +53,23 @@ class Subject:
     note: str  # how the model was chosen, for the report
 
 
+def options_for(path: str | Path, **values: Any) -> DictConfig:
+    """The command's options to evaluate `path` (a run directory or a model file), with
+    `values` changed."""
+    path = Path(path)
+    if path.is_dir():
+        values["run_dir"] = str(path)
+    elif path.exists():
+        values["checkpoint"] = str(path)
+    else:
+        raise ConfigError(f"{path} does not exist: give a training run's directory or a model "
+                          "file")
+    try:
+        return OmegaConf.merge(EvaluateConfig, command_defaults("evaluate"), values)
+    except OmegaConfBaseException as err:
+        raise ConfigError(str(err).splitlines()[0]) from None
+
+
 def validate_options(cfg: Any) -> None:
     if cfg.run_dir is None and cfg.checkpoint is None:
         raise ConfigError("nothing to evaluate: give run_dir=DIR (a training run) or "
@@ -58,6 +77,9 @@ def validate_options(cfg: Any) -> None:
     for key in ("episodes", "num_envs", "watch_episodes"):
         if cfg[key] < 1:
             raise ConfigError(f"{key}={cfg[key]} is invalid: must be >= 1")
+    if not 0 <= cfg.seed_base < 2**32 - cfg.episodes:
+        raise ConfigError(f"seed_base={cfg.seed_base} is invalid: must be >= 0, and the last "
+                          f"episode's seed below 2**32")
     if cfg.render not in (None, "human"):
         raise ConfigError(f"render={cfg.render} is invalid: must be 'human' or null")
 
@@ -93,12 +115,13 @@ def load_subject(subject: Subject) -> tuple[nn.Module, Any]:
     return network, env
 
 
-def report(summary: dict[str, float], model: Path, note: str) -> list[str]:
+def report(summary: dict[str, float], model: Path, note: str,
+           seed_base: int = EVAL_SEED_BASE) -> list[str]:
     n = summary["episodes"]
     landed = round(summary["landed_share"] * n)
     return [
         f"model: {model} ({note})",
-        f"episodes: {n} greedy, on seeds {EVAL_SEED_BASE}-{EVAL_SEED_BASE + n - 1}",
+        f"episodes: {n} greedy, on seeds {seed_base}-{seed_base + n - 1}",
         f"points: {summary['mean']:.2f} ± {summary['std']:.2f} "
         f"(min {summary['min']:.2f}, max {summary['max']:.2f})",
         f"landed: {landed}/{n} episodes ({summary['landed_share']:.0%}) with >= "
@@ -106,24 +129,27 @@ def report(summary: dict[str, float], model: Path, note: str) -> list[str]:
     ]
 
 
-def evaluate(cfg: Any, out_dir: Path) -> dict[str, Any]:
+def evaluate(cfg: Any, out_dir: Path | None) -> dict[str, Any]:
     """Evaluate as `python -m lunar_dqn.evaluate` does (`cfg`: its options), writing
-    `evaluation.json` and any videos into `out_dir`; return the figures."""
+    `evaluation.json` and any videos into `out_dir` (None: nothing); return the figures."""
     validate_options(cfg)
+    if out_dir is None and cfg.video:
+        raise ConfigError("video=true needs an output directory for the videos")
     if cfg.render == "human":
         check_screen()  # fail before the evaluation, not after it
     subject = choose_subject(cfg.run_dir, cfg.checkpoint)
     network, env = load_subject(subject)
     env_cfg = OmegaConf.merge(env, {"num_envs": cfg.num_envs})
-    returns = greedy_returns(network, env_cfg, cfg.episodes)
-    results = {"model": str(subject.model), "seed_base": EVAL_SEED_BASE,
+    returns = greedy_returns(network, env_cfg, cfg.episodes, cfg.seed_base)
+    results = {"model": str(subject.model), "seed_base": cfg.seed_base,
                **summarize(returns), "points": returns}
-    for line in report(results, subject.model, subject.note):
+    for line in report(results, subject.model, subject.note, cfg.seed_base):
         log.info(line)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(out_dir / EVALUATION, results)
-    log.info("wrote %s", out_dir / EVALUATION)
-    seeds = [EVAL_SEED_BASE + k for k in range(cfg.watch_episodes)]
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_json(out_dir / EVALUATION, results)
+        log.info("wrote %s", out_dir / EVALUATION)
+    seeds = [cfg.seed_base + k for k in range(cfg.watch_episodes)]
     if cfg.video:
         for k, seed in enumerate(seeds):
             path = out_dir / episode_video(k)

@@ -1,10 +1,9 @@
 """What a run writes into its directory besides checkpoints, through the names
 `lunar_dqn.run.rundir` owns: a model file when it solves, its outcome (history and summary), and
-at its end the final model, hyperparameters, training curve and video."""
+at its end the final model, closing figures, training curve and closing episodes' videos."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 from typing import TYPE_CHECKING, Any
@@ -13,16 +12,18 @@ from torch import nn
 
 import lunar_dqn
 from lunar_dqn.play.curve import write_training_curve
-from lunar_dqn.play.greedy import EVAL_SEED_BASE
+from lunar_dqn.play.greedy import EVAL_SEED_BASE, LANDED_POINTS
 from lunar_dqn.play.video import record_video
-from lunar_dqn.run.checkpoint import save_model
-from lunar_dqn.run.logger import FINAL_VIDEO_TAG
+from lunar_dqn.run.checkpoint import load_model, save_model
+from lunar_dqn.run.logger import CLOSING_VIDEO_TAG
 from lunar_dqn.run.provenance import git_commit
 from lunar_dqn.run.rundir import (
     FINAL_MODEL,
-    FINAL_VIDEO,
     HISTORY,
+    SUMMARY_FIGURES,
     TRAINING_CURVE,
+    episode_video,
+    find_model,
     write_summary,
 )
 
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 
 
 def saved_network(trainer: Trainer) -> nn.Module:
-    """The network the model files and the video show (`train.saved_network`)."""
+    """The network the model files show (`train.saved_network`)."""
     return getattr(trainer.agent, trainer.cfg.train.saved_network)
 
 
@@ -56,6 +57,9 @@ def summary(trainer: Trainer, status: str, error: str | None = None) -> dict[str
         "avg100": None if not len(history) else round(history.average, 3),
         "version": lunar_dqn.__version__,
         "git_commit": git_commit(),
+        # the budget this (last) session of the run had: a resume may have raised it
+        "max_env_steps": trainer.cfg.train.max_env_steps,
+        "max_episodes": trainer.cfg.train.max_episodes,
     }
     if error is not None:
         result["error"] = error
@@ -75,25 +79,38 @@ def finish(trainer: Trainer) -> dict[str, Any]:
     save_model_file(trainer, FINAL_MODEL)
     trainer.save_checkpoint()  # lets a finished run be continued with a larger budget
     result = write_outcome(trainer, "solved" if trainer.solved_episode is not None else "budget")
-    figures = {k: float(v) for k, v in result.items()
-               if isinstance(v, (int, float)) and not math.isnan(float(v))}
-    trainer.logger.hyperparameters(dataclasses.asdict(trainer.cfg), figures)
+    trainer.logger.final_figures({
+        name: float(result[name]) for name in SUMMARY_FIGURES
+        if result[name] is not None and not math.isnan(float(result[name]))})
     write_training_curve(trainer.history.points, trainer.run_dir / TRAINING_CURVE)
-    if trainer.cfg.logger.video:
-        record_final_video(trainer)
     log.info("%s after %d episodes, %d env steps, %.1f s: last %d-episode average %.2f",
              "solved" if result["solved"] else "not solved", result["episodes"],
              result["env_steps"], result["wall_time_s"], trainer.cfg.train.solve_window,
              trainer.history.average)
+    if trainer.cfg.logger.video:
+        record_closing_episodes(trainer)
     return result
 
 
-def record_final_video(trainer: Trainer) -> None:
-    """A greedy episode of the final model on the first evaluation seed."""
+def record_closing_episodes(trainer: Trainer) -> None:
+    """Greedy episodes of the model `python -m lunar_dqn.evaluate run_dir=` plays, on its first
+    seeds: what the user watches is what the evaluation counts."""
     if "rgb_array" not in trainer.envs.metadata.get("render_modes", ()):
         log.warning("no video: %s cannot render frames", trainer.cfg.env.id)
         return
-    episode = record_video(saved_network(trainer), trainer.cfg.env, EVAL_SEED_BASE,
-                           trainer.run_dir / FINAL_VIDEO)
-    trainer.logger.video(FINAL_VIDEO_TAG, episode.frames, episode.fps)
-    log.info("recorded %s: %.2f points in %d steps", FINAL_VIDEO, episode.points, episode.steps)
+    model = find_model(trainer.run_dir)
+    network, _ = load_model(model)
+    count = trainer.cfg.logger.video_episodes
+    landed, points = 0, []
+    for k in range(count):
+        seed = EVAL_SEED_BASE + k
+        episode = record_video(network, trainer.cfg.env, seed, trainer.run_dir / episode_video(k))
+        trainer.logger.video(CLOSING_VIDEO_TAG, episode.frames, episode.fps, step=k)
+        landed += episode.points >= LANDED_POINTS
+        points.append(episode.points)
+        log.info("recorded %s: seed %d, %.2f points in %d steps, %s", episode_video(k), seed,
+                 episode.points, episode.steps,
+                 "landed" if episode.points >= LANDED_POINTS else "not landed")
+    log.info("closing episodes of %s: %d of %d landed, %.2f points on average (100 episodes: "
+             "python -m lunar_dqn.evaluate run_dir=%s)", model.name, landed, count,
+             sum(points) / count, trainer.run_dir)

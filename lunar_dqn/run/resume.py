@@ -27,7 +27,7 @@ from lunar_dqn.config import default_config, flatten
 from lunar_dqn.errors import CheckpointError, ConfigError
 from lunar_dqn.run.checkpoint import load_checkpoint
 from lunar_dqn.run.history import EpisodeHistory
-from lunar_dqn.run.logger import EPISODE_TAGS, Logger
+from lunar_dqn.run.logger import EPISODE_TAGS, FINAL_PREFIX, GREEDY_EPISODE_TAG, Logger
 from lunar_dqn.run.rundir import CHECKPOINT
 
 if TYPE_CHECKING:
@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 # What may change when a run is resumed: budgets and conveniences, never the learning itself.
 SAFE_ON_RESUME = ("train.max_env_steps", "train.max_episodes", "train.stop_when_solved",
                   "train.checkpoint_every", "train.saved_network",
-                  "logger.progress_bar", "logger.log_every_steps", "logger.video", "torch_threads",
+                  "logger.progress_bar", "logger.log_every_steps", "logger.video",
+                  "logger.video_episodes", "logger.gif_every_steps", "torch_threads",
                   "env.vectorization_mode", "agent.backward")
 
 
@@ -145,13 +146,16 @@ class EpisodeTracker:
 
 
 def _logged_before(event: Event, episodes: int, env_steps: int) -> bool:
-    """Whether a scalar event belongs to the run up to (`episodes`, `env_steps`). Text,
-    hparams and final figures are written at the end of a run, so they never do."""
+    """Whether an event belongs to the run up to (`episodes`, `env_steps`): its scalars and the
+    greedy episodes filmed while training. Each session writes its own text and HParams entry,
+    final figures and closing videos are written at the end: those never do."""
     values = event.summary.value
-    if len(values) != 1 or not values[0].HasField("simple_value"):
+    if len(values) != 1:
         return False
     tag = values[0].tag
-    if tag.startswith("final/"):
+    if values[0].HasField("image"):
+        return tag == GREEDY_EPISODE_TAG and event.step <= env_steps
+    if not values[0].HasField("simple_value") or tag.startswith(FINAL_PREFIX):
         return False
     return event.step <= (episodes if tag in EPISODE_TAGS else env_steps)
 

@@ -12,10 +12,11 @@ a run are made by `lunar_dqn.run.finisher`.
     ├── checkpoint.pt                        everything needed to resume exactly
     ├── history.csv                          episode, points, window average, env steps
     ├── summary.json                         the outcome
+    ├── resumes.jsonl                        each resume: where it continued, what it changed
     ├── lunar_lander_model.pt                the model when it solved (the lab's name)
     ├── final_model.pt                       the model at the end
     ├── training_curve.png                   episode points and their rolling mean
-    └── videos/final_model.mp4               a greedy episode of the final model
+    └── videos/episode-K.mp4                 the closing greedy episodes of the handed-over model
     <evaluation dir>/evaluation.json, videos/episode-K.mp4   python -m lunar_dqn.evaluate
 """
 
@@ -43,16 +44,20 @@ EVENTS_GLOB = "events.out.tfevents.*"
 CHECKPOINT = "checkpoint.pt"
 HISTORY = "history.csv"
 SUMMARY = "summary.json"
+RESUMES = "resumes.jsonl"  # one JSON line per resume
+# summary.json's figures, which are also the run's HParams metrics (final/<name> in TensorBoard)
+SUMMARY_FIGURES = ("solved", "solved_episode", "solved_env_steps", "episodes", "env_steps",
+                   "gradient_steps", "wall_time_s", "avg100")
 SOLVED_MODEL = "lunar_lander_model.pt"  # the lab's file name, written when a run solves
 FINAL_MODEL = "final_model.pt"  # written at the end of every run that did not diverge
 TRAINING_CURVE = "training_curve.png"
 VIDEO_DIR = "videos"
-FINAL_VIDEO = f"{VIDEO_DIR}/final_model.mp4"
 EVALUATION = "evaluation.json"  # in an evaluation's directory (or a benchmarked run's)
 
 
 def episode_video(k: int) -> str:
-    """Evaluation episode k's video, in an evaluation's directory."""
+    """Evaluation episode k's video, in an evaluation's directory (or a run's: its closing
+    episodes)."""
     return f"{VIDEO_DIR}/episode-{k}.mp4"
 
 
@@ -154,6 +159,36 @@ def read_evaluation(run_dir: Path) -> dict[str, Any] | None:
         return json.loads(path.read_text())
     except (OSError, ValueError) as err:
         raise ReportError(f"{path}: cannot read JSON ({err})") from None
+
+
+def holds_run(run_dir: Path) -> bool:
+    """Whether a training run has already worked in `run_dir`."""
+    return any((run_dir / name).exists() for name in (CHECKPOINT, SUMMARY, FINAL_MODEL))
+
+
+def save_run_config(run_dir: Path, cfg: Any, overrides: list[str]) -> None:
+    """What Hydra saves for a run it starts, for a run started from Python: the composed config
+    (which evaluate and resume read) and the overrides that differ from the defaults (which the
+    sweep report groups runs by)."""
+    (run_dir / HYDRA_DIR).mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, run_dir / RUN_CONFIG)
+    OmegaConf.save(OmegaConf.create(overrides), run_dir / OVERRIDES)
+
+
+def read_resumes(run_dir: Path) -> list[dict[str, Any]]:
+    """The run's resumes, oldest first (none: an empty list)."""
+    path = run_dir / RESUMES
+    if not path.is_file():
+        return []
+    try:
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    except (OSError, ValueError) as err:
+        raise ReportError(f"{path}: cannot read JSON lines ({err})") from None
+
+
+def append_resume(run_dir: Path, record: dict[str, Any]) -> None:
+    with open(run_dir / RESUMES, "a") as f:
+        f.write(json.dumps(record) + "\n")
 
 
 def only_hydra_files(run_dir: Path) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import signal
-import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -22,10 +22,10 @@ from lunar_dqn.config import Config, validate
 from lunar_dqn.errors import Diverged, Interrupted
 from lunar_dqn.run import finisher
 from lunar_dqn.run.checkpoint import load_checkpoint, save_checkpoint
+from lunar_dqn.run.console import progress_bar
 from lunar_dqn.run.device import resolve_device
 from lunar_dqn.run.envs import make_vec_env, true_next_obs
 from lunar_dqn.run.history import EpisodeHistory
-from lunar_dqn.run.logger import Logger
 from lunar_dqn.run.periodic import Every, ScalarLog
 from lunar_dqn.run.resume import (
     EPISODE_START,
@@ -34,9 +34,10 @@ from lunar_dqn.run.resume import (
     capture,
     restore,
     seed_everything,
-    trim_events,
 )
-from lunar_dqn.run.rundir import CHECKPOINT, EVENTS_GLOB, SOLVED_MODEL
+from lunar_dqn.run.rundir import CHECKPOINT, SOLVED_MODEL
+from lunar_dqn.run.session import check_work_left, open_logger
+from lunar_dqn.run.watch import LearningFilm
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,8 @@ class Trainer:
         self.run_dir = run_dir
         self.device = resolve_device(cfg.device)
         checkpoint = load_checkpoint(run_dir / CHECKPOINT) if resume else None
+        if checkpoint is not None:
+            check_work_left(run_dir, cfg, checkpoint)
         torch.set_num_threads(cfg.torch_threads)
         seed_everything(cfg.seed)
         self.envs = make_vec_env(cfg.env, wrappers=[EpisodeReplay])
@@ -83,20 +86,20 @@ class Trainer:
             self.episodes = EpisodeTracker(infos[EPISODE_START])
         else:
             self.load_state_dict(checkpoint)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        earlier_events = sorted(run_dir.glob(EVENTS_GLOB))
-        self.logger = Logger(run_dir, enabled=cfg.logger.tensorboard)
-        if checkpoint is not None:  # events logged after the checkpoint: the run redoes them
-            trim_events(self.logger, earlier_events, len(self.history), self.env_steps)
+        self.logger = open_logger(self, checkpoint)
         self.scalars = ScalarLog(self.logger, cfg.logger.log_every_steps, self.device)
+        self.watch = LearningFilm(self.logger, cfg.env, cfg.logger.gif_every_steps, self.env_steps,
+                                  lambda: finisher.saved_network(self),
+                                  "rgb_array" in self.envs.metadata.get("render_modes", ()))
 
     # -- the loop -------------------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
         """Train until solved or out of budget, then make the closing writes and return the
         summary. Raises Diverged or Interrupted after writing what they leave behind."""
-        handlers = {sig: signal.signal(sig, self._request_stop)
-                    for sig in (signal.SIGINT, signal.SIGTERM)}
+        handlers = {sig: signal.signal(sig, self._request_stop)  # (only a main thread can)
+                    for sig in (signal.SIGINT, signal.SIGTERM)
+                    if threading.current_thread() is threading.main_thread()}
         try:
             self.train()
         except Diverged as err:
@@ -127,9 +130,8 @@ class Trainer:
         until = None if env_steps is None else first + env_steps
         checkpoints = Every(self.cfg.train.checkpoint_every, self.env_steps)
         self.scalars.start(self.env_steps)
-        show_bar = self.cfg.logger.progress_bar and sys.stderr.isatty()
-        bar = tqdm(total=self.cfg.train.max_env_steps, initial=self.env_steps, unit="step",
-                   dynamic_ncols=True, disable=not show_bar)
+        bar = progress_bar(self.cfg.train.max_env_steps, self.env_steps,
+                           self.cfg.logger.progress_bar)
         self._clock = time.perf_counter()
         try:
             while not self._budget_spent() and self.stop_signal is None and (
@@ -137,6 +139,7 @@ class Trainer:
                 if self._step(bar):
                     break
                 self.scalars.step(self.env_steps, self.agent.epsilon)
+                self.watch.step(self.env_steps)
                 if checkpoints.due(self.env_steps):
                     self._tick()
                     self.save_checkpoint()
@@ -210,7 +213,7 @@ class Trainer:
             average = self.history.add(float(self.episode_points[i]), self.env_steps)
             self.episode_points[i] = 0.0
             episode = len(self.history)
-            self.logger.episode(episode, self.history.points[-1], average)
+            self.logger.episode(episode, self.history.points[-1], average, self.env_steps)
             if episode % LOG_EVERY_EPISODES == 0:
                 log.info("episode %d | total point average of the last %d episodes: %.2f",
                          episode, t.solve_window, average)

@@ -2,7 +2,8 @@
 
 A run is a directory holding `summary.json` (see `lunar_dqn.run.rundir`). Its setting is the
 command-line overrides Hydra recorded in `.hydra/overrides.yaml`, without `seed=...` and
-`hydra...` overrides, so the seeds of one setting share it.
+`hydra...` overrides, so the seeds of one setting share it; a budget (or another outcome setting)
+that a resume changed counts with its last value (`resumes.jsonl`).
 """
 
 from __future__ import annotations
@@ -15,11 +16,22 @@ from omegaconf import ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from lunar_dqn.errors import ReportError
-from lunar_dqn.run.rundir import HISTORY, OVERRIDES, SUMMARY, read_evaluation, read_summary
+from lunar_dqn.overrides import override_text
+from lunar_dqn.run.rundir import (
+    HISTORY,
+    OVERRIDES,
+    SUMMARY,
+    read_evaluation,
+    read_resumes,
+    read_summary,
+)
 
 DEFAULTS_SETTING = "(defaults)"  # runs with no overrides other than the seed
 NO_OVERRIDES_SETTING = "(no overrides.yaml)"
 COMMON_ONLY_LABEL = "(only the common overrides)"
+# what a resume may change that changes a run's outcome (the others are conveniences)
+OUTCOME_KEYS = ("train.max_env_steps", "train.max_episodes", "train.stop_when_solved",
+                "train.saved_network")
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,15 @@ def setting_overrides(overrides: list[str]) -> tuple[str, ...]:
     ))
 
 
+def with_resumes(overrides: list[str], resumes: list[dict[str, Any]]) -> list[str]:
+    """The command's overrides, with the outcome settings its resumes changed, last value
+    last."""
+    latest = {key: change["to"] for resume in resumes
+              for key, change in resume.get("changed", {}).items() if key in OUTCOME_KEYS}
+    return ([o for o in overrides if override_key(o) not in latest]
+            + [override_text(key, value) for key, value in latest.items()])
+
+
 def _read_overrides(path: Path) -> list[str]:
     try:
         overrides = OmegaConf.load(path)
@@ -68,7 +89,8 @@ def _read_overrides(path: Path) -> list[str]:
 
 def read_run(run_dir: Path, root: Path) -> Run:
     overrides_path = run_dir / OVERRIDES
-    overrides = (setting_overrides(_read_overrides(overrides_path))
+    overrides = (setting_overrides(with_resumes(_read_overrides(overrides_path),
+                                                read_resumes(run_dir)))
                  if overrides_path.is_file() else None)
     where = run_dir.relative_to(root).as_posix()
     return Run(run_dir, read_summary(run_dir), overrides, where, read_evaluation(run_dir))
