@@ -14,8 +14,9 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from lunar_dqn.cli import exits_on_user_error, run_hydra_app
-from lunar_dqn.play.evaluation import evaluate
+from lunar_dqn.cli import USER_ERRORS, exits_on_user_error, run_hydra_app
+from lunar_dqn.play.evaluation import EvaluateConfig, evaluate
+from lunar_dqn.run.rundir import remove_unused
 
 __all__ = ["evaluate", "main"]
 
@@ -24,8 +25,13 @@ __all__ = ["evaluate", "main"]
 @exits_on_user_error
 def main(cfg: DictConfig) -> None:
     torch.set_num_threads(1)  # the network is tiny: more threads only wait on each other
-    evaluate(cfg, Path(HydraConfig.get().runtime.output_dir))
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        evaluate(cfg, out_dir)
+    except USER_ERRORS:
+        remove_unused(out_dir)  # a refused evaluation leaves no empty output directory
+        raise
 
 
 if __name__ == "__main__":
-    run_hydra_app(main)
+    run_hydra_app(main, schema=EvaluateConfig)

@@ -13,6 +13,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
 from lunar_dqn.cli import exits_on_user_error, run_hydra_app
+from lunar_dqn.keys import check_known_keys
 from lunar_dqn.play.onestep import format_table, one_step, parse_action
 
 
@@ -29,8 +30,9 @@ ConfigStore.instance().store(name="base_inspect", node=InspectConfig)
 @hydra.main(version_base="1.3", config_path="conf", config_name="inspect")
 @exits_on_user_error
 def main(cfg: DictConfig) -> None:
+    check_known_keys(cfg, InspectConfig)
     print(format_table(one_step(parse_action(cfg.action), cfg.seed)))
 
 
 if __name__ == "__main__":
-    run_hydra_app(main)
+    run_hydra_app(main, schema=InspectConfig)

@@ -16,6 +16,9 @@ class Batch(NamedTuple):
     discounts: torch.Tensor  # (B,) float32: gamma^k for a k-step transition
 
 
+COLUMNS = ("obs", "actions", "rewards", "next_obs", "terminated", "discounts")
+
+
 class ReplayBuffer:
     """Fixed-capacity ring of transitions; `add` writes a vector step's N rows at once."""
 
@@ -63,14 +66,19 @@ class ReplayBuffer:
         return Batch(self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx],
                      self.terminated[idx], self.discounts[idx])
 
+    @staticmethod
+    def nbytes(capacity: int, obs_dim: int) -> int:
+        """The memory the buffer's tensors take: two observations, an int64 action and three
+        float32 columns per row."""
+        return capacity * (2 * obs_dim * 4 + 8 + 3 * 4)
+
     def state_dict(self) -> dict:
-        """Only the filled rows travel, so a young buffer makes a small checkpoint."""
+        """Only the filled rows travel, copied into storages of their own (a slice alone would
+        drag its whole storage into the file), so a young buffer makes a small checkpoint."""
         n = self.size
         return {
             "capacity": self.capacity, "cursor": self.cursor, "size": n,
-            "obs": self.obs[:n].cpu(), "actions": self.actions[:n].cpu(),
-            "rewards": self.rewards[:n].cpu(), "next_obs": self.next_obs[:n].cpu(),
-            "terminated": self.terminated[:n].cpu(), "discounts": self.discounts[:n].cpu(),
+            **{name: getattr(self, name)[:n].to("cpu", copy=True) for name in COLUMNS},
             "generator": self.generator.get_state(),
         }
 
@@ -81,7 +89,7 @@ class ReplayBuffer:
                 f"{state['obs'].shape[1]}, configured {self.capacity} x {self.obs.shape[1]}"
             )
         n = state["size"]
-        for name in ("obs", "actions", "rewards", "next_obs", "terminated", "discounts"):
+        for name in COLUMNS:
             getattr(self, name)[:n] = state[name].to(self.device)
         self.cursor, self.size = state["cursor"], n
         self.generator.set_state(state["generator"])

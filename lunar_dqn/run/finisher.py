@@ -7,18 +7,22 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import signal
 from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
 import lunar_dqn
+from lunar_dqn.errors import Diverged, WriteFault
 from lunar_dqn.play.curve import write_training_curve
 from lunar_dqn.play.greedy import EVAL_SEED_BASE
 from lunar_dqn.play.video import record_video
+from lunar_dqn.run import signals
 from lunar_dqn.run.checkpoint import save_model
 from lunar_dqn.run.logger import FINAL_VIDEO_TAG
 from lunar_dqn.run.provenance import git_commit
 from lunar_dqn.run.rundir import (
+    CHECKPOINT,
     FINAL_MODEL,
     FINAL_VIDEO,
     HISTORY,
@@ -70,6 +74,22 @@ def write_outcome(trainer: Trainer, status: str, error: str | None = None) -> di
     return result
 
 
+def record_failure(trainer: Trainer, err: Diverged | WriteFault) -> Diverged | WriteFault:
+    """Record a run that diverged or could not write a file as such in its summary (if the file
+    system still lets it), and return the error to raise, saying what is left to resume."""
+    status = "failed"
+    if isinstance(err, Diverged):
+        status = "diverged"
+        kept = ("the last good checkpoint is kept" if (trainer.run_dir / CHECKPOINT).is_file()
+                else "no checkpoint had been written yet")
+        err = Diverged(f"{err}; {kept}")
+    try:
+        write_outcome(trainer, status, str(err))
+    except WriteFault as also:
+        log.error("the summary could not record it either: %s", also)
+    return err
+
+
 def finish(trainer: Trainer) -> dict[str, Any]:
     """The closing writes of a run that ended normally; returns its summary."""
     save_model_file(trainer, FINAL_MODEL)
@@ -79,8 +99,11 @@ def finish(trainer: Trainer) -> dict[str, Any]:
                if isinstance(v, (int, float)) and not math.isnan(float(v))}
     trainer.logger.hyperparameters(dataclasses.asdict(trainer.cfg), figures)
     write_training_curve(trainer.history.points, trainer.run_dir / TRAINING_CURVE)
-    if trainer.cfg.logger.video:
+    if trainer.cfg.logger.video and signals.requested() is None:
         record_final_video(trainer)
+    elif trainer.cfg.logger.video:
+        log.info("stopped by %s during the closing writes: the run is complete, without its "
+                 "video", signal.Signals(signals.requested()).name)
     log.info("%s after %d episodes, %d env steps, %.1f s: last %d-episode average %.2f",
              "solved" if result["solved"] else "not solved", result["episodes"],
              result["env_steps"], result["wall_time_s"], trainer.cfg.train.solve_window,
