@@ -42,14 +42,16 @@ def checkpoint_problems(state: dict[str, Any], trainer: Trainer) -> list[str]:
     problems = [f"{key} is missing" for key in TOP_KEYS if key not in state]
     if problems:
         return problems
-    buffer = trainer.buffer.state_dict()
     rows = state["buffer"].get("size") if isinstance(state["buffer"], dict) else None
     if not isinstance(rows, int) or not 0 <= rows <= trainer.buffer.capacity:
         problems.append(f"buffer.size={rows!r} is not a row count of a buffer of "
                         f"{trainer.buffer.capacity}")
         rows = 0
+    buffer: dict[str, Any] = {"capacity": 0, "cursor": 0, "size": 0,
+                              "generator": trainer.buffer.generator.get_state()}
     for name in COLUMNS:  # only the filled rows are saved
-        buffer[name] = torch.empty((rows, *buffer[name].shape[1:]), dtype=buffer[name].dtype)
+        column = getattr(trainer.buffer, name)
+        buffer[name] = torch.empty((rows, *column.shape[1:]), dtype=column.dtype)
     episodes = state["history"].get("points") if isinstance(state["history"], dict) else None
     length = len(episodes) if isinstance(episodes, torch.Tensor) and episodes.dim() == 1 else 0
     num_envs = trainer.cfg.env.num_envs
