@@ -18,6 +18,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from lunar_dqn.errors import ConfigError
+from lunar_dqn.keys import check_known_keys
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"  # shipped inside the package
 BACKWARDS = ("auto", "fused", "manual", "autograd")  # agent.backward: see lunar_dqn/algo/learner.py
@@ -167,9 +168,15 @@ def _check(ok: bool, key: str, value: Any, allowed: str) -> None:
         raise ConfigError(f"{key}={value!r} is invalid: {allowed}")
 
 
+SEEDS = 2**32  # NumPy's global seed must be below this
+
+
 def validate(cfg: Any) -> None:
-    """Check every value the schema's types cannot; raise ConfigError naming the key."""
+    """Refuse keys no schema knows and every value the schema's types cannot check; raise
+    ConfigError naming the key."""
+    check_known_keys(cfg, Config)
     a, e, b, t = cfg.agent, cfg.env, cfg.buffer, cfg.train
+    _check(0 <= cfg.seed < SEEDS, "seed", cfg.seed, f"must be in [0, {SEEDS - 1}]")
     _check(0.0 < a.tau <= 1.0, "agent.tau", a.tau, "must be in (0, 1]")
     _check(0.0 <= a.gamma <= 1.0, "agent.gamma", a.gamma, "must be in [0, 1]")
     _check(a.learning_rate > 0, "agent.learning_rate", a.learning_rate, "must be > 0")

@@ -14,16 +14,26 @@ class CheckpointError(RuntimeError):
     """A model or checkpoint file that cannot be used."""
 
 
+class RunDirInUse(ConfigError):
+    """A run directory that another process is training in, or that holds a run already."""
+
+
+class WriteFault(RuntimeError):
+    """A file of the run could not be written (a full disk, a read-only file system...); the
+    previous version of that file, if any, is intact."""
+
+
 class ReportError(ValueError):
     """A sweep directory the report cannot read."""
 
 
 class Diverged(RuntimeError):
-    """The TD loss or a Q-value stopped being finite."""
+    """The TD loss, a Q-value or the weights stopped being finite."""
 
 
 class Interrupted(RuntimeError):
-    """SIGINT or SIGTERM: the run saved a checkpoint and stopped."""
+    """SIGINT, SIGTERM or SIGUSR2 (a cluster's time-limit warning): the run saved a checkpoint
+    and stopped."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)

@@ -16,11 +16,12 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from lunar_dqn.cli import exits_on_user_error, run_hydra_app
+from lunar_dqn.cli import USER_ERRORS, exits_on_user_error, run_hydra_app
 from lunar_dqn.config import CONF_DIR
 from lunar_dqn.play import evaluation
 from lunar_dqn.play.greedy import EVAL_SEED_BASE
 from lunar_dqn.run.console import log_lines
+from lunar_dqn.run.rundir import remove_unused
 
 __all__ = ["cli", "evaluate", "main"]
 
@@ -41,12 +42,17 @@ def evaluate(path: str | Path, episodes: int = 100, *, seed_base: int = EVAL_SEE
 @exits_on_user_error
 def main(cfg: DictConfig) -> None:
     torch.set_num_threads(1)  # the network is tiny: more threads only wait on each other
-    evaluation.evaluate(cfg, Path(HydraConfig.get().runtime.output_dir))
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        evaluation.evaluate(cfg, out_dir)
+    except USER_ERRORS:
+        remove_unused(out_dir)  # a refused evaluation leaves no empty output directory
+        raise
 
 
 def cli() -> None:
     """`lunar-dqn-evaluate`, `python -m lunar_dqn.evaluate`."""
-    run_hydra_app(main, "evaluate")
+    run_hydra_app(main, "evaluate", schema=evaluation.EvaluateConfig)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from omegaconf import MISSING, DictConfig
 
 from lunar_dqn.cli import exits_on_user_error, run_hydra_app
 from lunar_dqn.config import CONF_DIR
+from lunar_dqn.keys import check_known_keys
 from lunar_dqn.play.onestep import format_table, one_step, parse_action
 
 
@@ -30,12 +31,13 @@ ConfigStore.instance().store(name="base_inspect", node=InspectConfig)
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="inspect")
 @exits_on_user_error
 def main(cfg: DictConfig) -> None:
+    check_known_keys(cfg, InspectConfig)
     print(format_table(one_step(parse_action(cfg.action), cfg.seed)))
 
 
 def cli() -> None:
     """`lunar-dqn-inspect`, `python -m lunar_dqn.inspect`."""
-    run_hydra_app(main, "inspect")
+    run_hydra_app(main, "inspect", schema=InspectConfig)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from omegaconf import MISSING, DictConfig
 from lunar_dqn.cli import exits_on_user_error, run_hydra_app
 from lunar_dqn.config import CONF_DIR
 from lunar_dqn.errors import ConfigError
+from lunar_dqn.keys import check_known_keys
 from lunar_dqn.play.curve import choose_span, plot_history
 from lunar_dqn.run.rundir import TRAINING_CURVE, read_points
 
@@ -35,6 +36,7 @@ ConfigStore.instance().store(name="base_plot", node=PlotConfig)
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="plot")
 @exits_on_user_error
 def main(cfg: DictConfig) -> None:
+    check_known_keys(cfg, PlotConfig)
     if cfg.run_dir is None:
         raise ConfigError("run_dir is missing: python -m lunar_dqn.plot run_dir=DIR")
     run_dir = Path(cfg.run_dir)
@@ -48,7 +50,7 @@ def main(cfg: DictConfig) -> None:
 
 def cli() -> None:
     """`lunar-dqn-plot`, `python -m lunar_dqn.plot`."""
-    run_hydra_app(main, "plot")
+    run_hydra_app(main, "plot", schema=PlotConfig)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+from lunar_dqn.run import signals
+
+if __name__ == "__main__":  # Ctrl-C while the modules below load: a quiet exit, no traceback
+    signals.exit_quietly()
+
 import logging
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,17 +17,18 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from lunar_dqn.cli import DIVERGED_EXIT, USER_ERRORS, fail, run_hydra_app
-from lunar_dqn.config import CONF_DIR, register_configs, validate
-from lunar_dqn.errors import ConfigError, Diverged, Interrupted
+from lunar_dqn.cli import DIVERGED_EXIT, FAULT_EXIT, USER_ERRORS, fail, run_hydra_app
+from lunar_dqn.config import CONF_DIR, Config, register_configs, validate
+from lunar_dqn.errors import ConfigError, Diverged, Interrupted, WriteFault
 from lunar_dqn.overrides import overrides_from_defaults
 from lunar_dqn.run.console import log_lines, prefix_console_lines
+from lunar_dqn.run.requeue import hand_over, is_requeued, under_submitit
 from lunar_dqn.run.resume import resume_config
 from lunar_dqn.run.rundir import (
     LOG_FILE,
     RUN_CONFIG,
-    holds_run,
-    only_hydra_files,
+    remove_empty_log,
+    remove_unused,
     save_run_config,
     write_failure,
 )
@@ -40,9 +45,9 @@ def train(cfg: Any, run_dir: str | Path, resume: bool = False) -> dict[str, Any]
 
     With `resume`, continue the run in `run_dir` from its checkpoint: `cfg` may change only what
     `python -m lunar_dqn.train resume=DIR` lets change (budgets and conveniences). Otherwise
-    `run_dir` must not hold a run already. Mistakes raise ConfigError or CheckpointError (one
-    line each); a run that diverges raises Diverged, one stopped by SIGINT/SIGTERM Interrupted,
-    each after saving what it leaves behind."""
+    `run_dir` must not hold a run already, and no other process may be training in it. Mistakes
+    raise ConfigError or CheckpointError (one line each); a run that diverges raises Diverged,
+    one stopped by SIGINT/SIGTERM/SIGUSR2 Interrupted, each after saving what it leaves behind."""
     run_dir = Path(run_dir)
     if resume:
         cfg = resume_config(run_dir, overrides_from_defaults(cfg), cfg)
@@ -52,16 +57,13 @@ def train(cfg: Any, run_dir: str | Path, resume: bool = False) -> dict[str, Any]
 def run_training(cfg: Any, run_dir: Path, resume: bool) -> dict[str, Any]:
     """`train`, with `cfg` already the run's (a resume's config checked)."""
     validate(cfg)
-    if not resume and holds_run(run_dir):
-        raise ConfigError(f"{run_dir} already holds a run: continue it with resume={run_dir}, "
-                          "or train into another directory")
     existed = run_dir.exists()
     with log_lines(run_dir / LOG_FILE):
         try:
             trainer = Trainer(cfg, run_dir, resume=resume)
         except BaseException:
-            if not existed and run_dir.exists() and only_hydra_files(run_dir):
-                shutil.rmtree(run_dir)  # nothing was done: leave no half-written run behind
+            if not existed:
+                remove_unused(run_dir)  # nothing was done: leave no half-written run behind
             raise
         try:
             if not (run_dir / RUN_CONFIG).is_file():  # started from Python, not by Hydra
@@ -86,48 +88,80 @@ def _objective(summary: dict[str, Any], cfg: Any) -> float:
     return _penalty(cfg)
 
 
+def _record_failure(run_dir: Path, message: str, resume: bool) -> None:
+    """A sweep job that failed records why in its own summary.json, unless it was continuing a
+    run, whose summary stays as that run left it."""
+    if not resume:
+        try:
+            write_failure(run_dir, message)
+        except WriteFault as err:
+            log.error("%s", err)
+
+
 register_configs()
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def main(cfg: DictConfig) -> float:
-    """Returns the objective a sweeper minimises (see `_objective`)."""
+    """Returns the objective a sweeper minimises (see `_objective`). In a sweep, a job that
+    fails records its error and returns, so the other jobs go on."""
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     sweeping = hydra_cfg.mode == RunMode.MULTIRUN
     if sweeping:  # parallel jobs print into one terminal
         prefix_console_lines(f"[job {hydra_cfg.job.num}] ")
-    try:
-        resume = cfg.resume is not None
-        if resume:
+    requeued = sweeping and cfg.resume is None and is_requeued(run_dir)
+    resume = cfg.resume is not None or requeued
+    with signals.deferred():
+        try:
+            validate(cfg)
+            if resume:
+                if sweeping and not requeued:
+                    raise ConfigError("resume cannot be swept: resume one run at a time")
+                cfg = resume_config(Path(cfg.resume or run_dir), list(hydra_cfg.overrides.task),
+                                    cfg)
+                if requeued:
+                    log.info("a requeued job: continuing from the checkpoint in %s", run_dir)
+            return _objective(run_training(cfg, run_dir, resume), cfg)
+        except USER_ERRORS as err:
             if sweeping:
-                raise ConfigError("resume cannot be swept: resume one run at a time")
-            cfg = resume_config(Path(cfg.resume), list(hydra_cfg.overrides.task), cfg)
-        summary = run_training(cfg, run_dir, resume)
-    except USER_ERRORS as err:
-        if sweeping:  # the other jobs go on; this one records why it failed
+                log.error("%s", err)
+                _record_failure(run_dir, str(err), resume)
+                return _penalty(cfg)
+            # nothing was done: leave no half-written run behind, nothing in the resumed one
+            if resume:
+                remove_empty_log(run_dir)
+            else:
+                remove_unused(run_dir)
+            fail(str(err))
+        except WriteFault as err:  # recorded in summary.json by the trainer, if it could
             log.error("%s", err)
-            write_failure(run_dir, str(err))
+            if sweeping:
+                return _penalty(cfg)
+            fail(str(err), FAULT_EXIT)
+        except Diverged as err:
+            log.error("diverged: %s", err)
+            if sweeping:
+                return _penalty(cfg)
+            fail(f"training diverged: {err}", DIVERGED_EXIT)
+        except Interrupted as err:
+            log.warning("stopped by %s at a checkpoint; continue with: python -m lunar_dqn.train "
+                        "resume=%s", err, run_dir)
+            if not (sweeping and under_submitit()):
+                raise SystemExit(128 + err.signum) from None
+            hand_over(err.signum)  # submitit requeues the job (and ends this process)...
+            return _penalty(cfg)  # ...or it will not: the job ends as interrupted
+        except Exception as err:
+            if not sweeping:
+                raise
+            log.exception("this job failed; the sweep goes on")
+            _record_failure(run_dir, f"{type(err).__name__}: {err}", resume)
             return _penalty(cfg)
-        resumed_here = cfg.resume is not None and run_dir.resolve() == Path(cfg.resume).resolve()
-        if not resumed_here and only_hydra_files(run_dir):
-            shutil.rmtree(run_dir)  # nothing was done: leave no half-written run behind
-        fail(str(err))
-    except Diverged as err:
-        log.error("diverged: %s; the last good checkpoint is kept in %s", err, run_dir)
-        if sweeping:
-            return _penalty(cfg)
-        fail(f"training diverged: {err}", DIVERGED_EXIT)
-    except Interrupted as err:
-        log.warning("stopped by %s at a checkpoint; continue with: python -m lunar_dqn.train "
-                    "resume=%s", err, run_dir)
-        raise SystemExit(128 + err.signum) from None
-    return _objective(summary, cfg)
 
 
 def cli() -> None:
     """`lunar-dqn-train`, `python -m lunar_dqn.train`."""
-    run_hydra_app(main, "train")
+    run_hydra_app(main, "train", schema=Config)
 
 
 if __name__ == "__main__":

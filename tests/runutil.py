@@ -3,6 +3,8 @@ model and a history, in seconds instead of a training."""
 
 from __future__ import annotations
 
+import struct
+import zipfile
 from pathlib import Path
 
 import torch
@@ -49,3 +51,20 @@ class WritesMarker:
 
     def __reduce__(self):
         return open, (self.marker, "w")
+
+
+def member_data_offset(path: Path, name: str) -> tuple[int, int]:
+    """Where the bytes of zip member `name` start in the file, and how many there are."""
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(name)
+    with open(path, "rb") as f:
+        f.seek(info.header_offset + 26)
+        name_length, extra_length = struct.unpack("<HH", f.read(4))
+    return info.header_offset + 30 + name_length + extra_length, info.file_size
+
+
+def flip_byte(path: Path, offset: int) -> None:
+    """Damage a file as a bad disk or a careless edit would: one bit of one byte."""
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x01
+    path.write_bytes(bytes(data))

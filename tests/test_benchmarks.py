@@ -478,3 +478,11 @@ def test_benchmarks_started_in_the_same_second_get_their_own_folders(tmp_path):
 
     first, second = new_bench_dir(tmp_path), new_bench_dir(tmp_path)
     assert first != second and first.is_dir() and second.is_dir()
+
+
+def test_checkpoint_load_prints_one_row_per_buffer_size():
+    result = run_module("benchmarks.checkpoint_load", "--rows", "100", "300", "--repeats", "1",
+                        cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    rows = [line.split()[0] for line in result.stdout.splitlines() if line[:1] == " "]
+    assert rows == ["100", "300"]

@@ -73,10 +73,23 @@ def test_state_dict_round_trip_restores_contents_cursor_and_sampling():
     assert torch.equal(copy.sample(16).obs, buf.sample(16).obs)
 
 
-def test_state_dict_of_young_buffer_holds_only_filled_rows():
-    buf = ReplayBuffer(capacity=1000, obs_dim=3, device=CPU, seed=0)
-    buf.add(*rows(0, 4))
-    assert buf.state_dict()["obs"].shape == (4, 3)
+@pytest.mark.parametrize("device", DEVICES)
+def test_state_dict_of_young_buffer_holds_only_filled_rows(tmp_path, device):
+    """The saved rows are copies, not views: a view would carry its whole storage (all 10
+    million rows) into the file."""
+    buf = ReplayBuffer(capacity=10_000_000, obs_dim=3, device=device, seed=0)
+    buf.add(*rows(0, 2000, device))
+    state = buf.state_dict()
+    assert state["obs"].shape == (2000, 3) and state["obs"].device == CPU
+    torch.save(state, tmp_path / "buffer.pt")
+    size = (tmp_path / "buffer.pt").stat().st_size
+    assert ReplayBuffer.nbytes(2000, 3) < size < ReplayBuffer.nbytes(2000, 3) + 20_000
+
+
+def test_nbytes_is_what_the_tensors_take():
+    buf = ReplayBuffer(capacity=100, obs_dim=8, device=CPU, seed=0)
+    tensors = (buf.obs, buf.next_obs, buf.actions, buf.rewards, buf.terminated, buf.discounts)
+    assert ReplayBuffer.nbytes(100, 8) == sum(t.numel() * t.element_size() for t in tensors)
 
 
 def test_load_refuses_other_shape():

@@ -1,5 +1,7 @@
 """Model files: a round trip, and one clear line for every file that cannot be used."""
 
+import errno
+import os
 import pickle
 import zipfile
 
@@ -7,9 +9,9 @@ import pytest
 import torch
 
 from lunar_dqn.algo.networks import make_q_network
-from lunar_dqn.errors import CheckpointError
+from lunar_dqn.errors import CheckpointError, Diverged, WriteFault
 from lunar_dqn.run.checkpoint import load_model, safe_load, save_model
-from runutil import WritesMarker
+from runutil import WritesMarker, flip_byte, member_data_offset
 
 
 @pytest.fixture
@@ -151,3 +153,75 @@ def test_safe_load_reads_plain_containers(tmp_path):
     torch.save({"a": [1, 2], "t": torch.arange(3)}, path)
     data = safe_load(path)
     assert data["a"] == [1, 2] and torch.equal(data["t"], torch.arange(3))
+
+
+def test_a_flipped_bit_in_the_weights_is_reported_not_loaded(model_file):
+    path, _ = model_file
+    with zipfile.ZipFile(path) as archive:
+        weights = next(n for n in archive.namelist() if "/data/" in n)
+    start, size = member_data_offset(path, weights)
+    torch.load(path, weights_only=True)  # torch alone would take the flipped file
+    flip_byte(path, start + size // 2)
+    torch.load(path, weights_only=True)  # ... as it does: it does not check the CRCs
+    assert load_error(path) == (f"{path} is damaged: {weights} fails its CRC check (the file "
+                                "changed after it was written)")
+
+
+def test_a_flipped_bit_anywhere_is_refused_or_changes_nothing(model_file, tmp_path):
+    path, _ = model_file
+    clean = path.read_bytes()
+    weights = load_model(path)[0].state_dict()
+    refused = 0
+    for offset in range(0, len(clean), 7):
+        damaged = tmp_path / "flipped.pt"
+        damaged.write_bytes(clean)
+        flip_byte(damaged, offset)
+        try:
+            loaded = load_model(damaged)[0].state_dict()
+        except CheckpointError as err:
+            assert "\n" not in str(err)
+            refused += 1
+            continue
+        # a flip in a field no reader uses (a timestamp, alignment padding) changes nothing
+        assert all(torch.equal(loaded[k], weights[k]) for k in weights), offset
+    assert refused > len(clean) // 7 // 2
+
+
+def test_non_finite_weights_are_never_written_and_never_played(tmp_path, model_file):
+    path, network = model_file
+    with torch.no_grad():
+        network[0].weight[0, 0] = float("inf")
+    with pytest.raises(Diverged, match=r"became non-finite; nan\.pt was not written"):
+        save_model(tmp_path / "nan.pt", network, 8, 4, [16, 8], "LunarLander-v3")
+    assert not (tmp_path / "nan.pt").exists()
+    data = torch.load(path, weights_only=True)
+    data["state_dict"]["2.bias"][1] = float("nan")
+    torch.save(data, path)
+    assert load_error(path) == (
+        f"{path} holds non-finite weights (NaN or inf): the run that wrote it diverged")
+
+
+def test_a_full_disk_keeps_the_previous_file_and_leaves_no_temporary_one(model_file, monkeypatch):
+    path, network = model_file
+    before = path.read_bytes()
+
+    def disk_full(*args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(WriteFault) as err:
+        save_model(path, network, 8, 4, [16, 8], "LunarLander-v3")
+    assert str(err.value) == (
+        f"cannot write {path}: the disk is full; the previous model.pt is intact")
+    assert path.read_bytes() == before
+    assert [p.name for p in path.parent.iterdir()] == ["model.pt"]
+
+
+def test_files_get_the_permissions_of_the_umask(tmp_path, model_file):
+    _, network = model_file
+    old = os.umask(0o027)
+    try:
+        save_model(tmp_path / "group.pt", network, 8, 4, [16, 8], "LunarLander-v3")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "group.pt").stat().st_mode & 0o777 == 0o640

@@ -199,6 +199,7 @@ BAD_MODELS = {
     "other-shape": "{model} holds a network of hidden sizes [16], but the config asks for [8]",
     "code-in-pickle": "{model} was refused: it would run code (" + open.__module__
                       + ".open) when loaded; lunar_dqn files hold only tensors and plain values",
+    "non-finite": "{model} holds non-finite weights (NaN or inf): the run that wrote it diverged",
 }
 
 
@@ -218,11 +219,15 @@ def test_command_refuses_bad_models_with_one_line(tmp_path, case):
         save_model(model, tiny_network([16]), 8, 4, [16], "LunarLander-v3")
     elif case == "code-in-pickle":
         torch.save({"format": "lunar_dqn.model", "state_dict": WritesMarker(marker)}, model)
+    elif case == "non-finite":  # what a diverged run would have saved before this was refused
+        data = torch.load(run / FINAL_MODEL, weights_only=True)
+        data["state_dict"]["0.weight"][0, 0] = float("nan")
+        torch.save(data, model)
     result = run_module("lunar_dqn.evaluate", f"run_dir={run}", f"checkpoint={model}",
                         f"hydra.run.dir={tmp_path / 'eval'}", cwd=REPO)
     assert assert_one_error_line(result) == "error: " + BAD_MODELS[case].format(model=model)
     assert not marker.exists()
-    assert not (tmp_path / "eval" / EVALUATION).exists()
+    assert not (tmp_path / "eval").exists()  # a refused evaluation leaves no directory
 
 
 @pytest.mark.slow
@@ -237,3 +242,11 @@ def test_command_wrong_run_dir_and_option(tmp_path):
     line = assert_one_error_line(
         run_module("lunar_dqn.evaluate", f"run_dir={tmp_path}", "episodes=many", out, cwd=REPO))
     assert line.startswith("error: Error merging override episodes=many")
+    line = assert_one_error_line(
+        run_module("lunar_dqn.evaluate", f"run_dir={tmp_path}", "+episods=3", out, cwd=REPO))
+    assert line == "error: episods is not a config key (did you mean episodes?)"
+    assert not (tmp_path / "eval").exists()
+    for options in ((f"run_dir={tmp_path / 'nope'}",), ()):  # into outputs/evaluations/<date>/
+        assert assert_one_error_line(
+            run_module("lunar_dqn.evaluate", *options, cwd=tmp_path)).startswith("error: ")
+        assert sorted(p.name for p in tmp_path.iterdir()) == []  # not even an empty folder

@@ -74,8 +74,9 @@ def test_command_prints_the_table_and_writes_nothing(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (("action=7", "seed=0"), f"error: action=7 {INVALID}"),
-    (("actoin=2",), "error: Could not override 'actoin'. To append to your config use "
-                    "+actoin=2 (Key 'actoin' not in 'InspectConfig')"),
+    (("actoin=2",), "error: actoin is not a config key (did you mean action?)"),
+    (("+sede=2",), "error: sede is not a config key (did you mean seed?)"),
+    (("seed=-1",), "error: seed=-1 is invalid: must be >= 0"),
     (("seed=zero",), "error: Error merging override seed=zero (Value 'zero' of type 'str' "
                      "could not be converted to Integer)"),
 ])

@@ -19,7 +19,7 @@ from lunar_dqn.errors import CheckpointError, ConfigError, Diverged
 from lunar_dqn.run.checkpoint import load_checkpoint, load_model, save_checkpoint
 from lunar_dqn.run.logger import EPISODE_POINTS
 from lunar_dqn.run.resume import resume_config
-from lunar_dqn.run.rundir import CHECKPOINT
+from lunar_dqn.run.rundir import CHECKPOINT, LOCK
 from lunar_dqn.run.trainer import Trainer
 from lunar_dqn.train import train
 from tbutil import scalars
@@ -67,7 +67,8 @@ def test_training_in_windows_writes_nothing_until_finish_and_equals_one_run(tmp_
     trainer = Trainer(cfg, tmp_path / "windows")
     try:
         assert trainer.train(env_steps=200) == 200 and trainer.train(env_steps=250) == 250
-        assert list((tmp_path / "windows").iterdir()) == []  # no closing writes, no summary
+        # no closing writes, no summary: only the lock of the run in progress
+        assert [p.name for p in (tmp_path / "windows").iterdir()] == [LOCK]
         assert trainer.train() == 150  # on to the budget
         assert trainer.train(env_steps=100) == 0  # the run has ended
         summary = trainer.finish()
@@ -77,6 +78,7 @@ def test_training_in_windows_writes_nothing_until_finish_and_equals_one_run(tmp_
     assert summary["env_steps"] == whole["env_steps"] == 600
     assert summary["gradient_steps"] == whole["gradient_steps"] > 0
     assert (tmp_path / "windows" / "final_model.pt").is_file()
+    assert not (tmp_path / "windows" / LOCK).exists()  # let go of at close
 
 
 def test_resumed_tensorboard_shows_each_episode_once(tmp_path):
@@ -243,13 +245,26 @@ def test_sigkill_at_random_moments_and_resume_matches_uninterrupted_run(tmp_path
     assert history_points(run) == history_points(reference)
     summary = json.loads((run / "summary.json").read_text())
     assert summary["env_steps"] == budget and summary["status"] == "budget"
+    assert not list(run.glob(".*.tmp"))  # a write cut by a kill is cleaned at the next start
+
+
+STOPPED = ("env.vectorization_mode=async", "env.num_envs=2")
+
+
+@pytest.fixture(scope="module")
+def never_stopped(tmp_path_factory):
+    """The episode points of the run below, trained without a stop."""
+    run = tmp_path_factory.mktemp("reference") / "run"
+    train(compose_config(*LONG, *STOPPED), run)
+    return history_points(run)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_sigterm_and_sigint_checkpoint_and_exit_cleanly(tmp_path, sig):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGUSR2])
+def test_stop_signals_checkpoint_exit_cleanly_and_resume_exactly(tmp_path, sig, never_stopped):
+    """SIGUSR2 is what Slurm (through submitit) sends before a job's time limit."""
     run = tmp_path / "run"
-    proc = start_training(run, "env.vectorization_mode=async", "env.num_envs=2")
+    proc = start_training(run, *STOPPED)
     wait_for_checkpoint(run, proc)
     proc.send_signal(sig)
     assert proc.wait(timeout=60) == 128 + sig
@@ -262,6 +277,7 @@ def test_sigterm_and_sigint_checkpoint_and_exit_cleanly(tmp_path, sig):
     resumed = run_module("lunar_dqn.train", f"resume={run}", cwd=REPO)
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads((run / "summary.json").read_text())["env_steps"] == 6000
+    assert history_points(run) == never_stopped
 
 
 # -- what a resume says and records ----------------------------------------------------------
@@ -338,5 +354,5 @@ def test_training_into_a_directory_that_holds_a_run_is_refused(tmp_path):
     train(cfg, run)
     with pytest.raises(ConfigError) as err:
         train(cfg, run)
-    assert str(err.value) == (f"{run} already holds a run: continue it with resume={run}, or "
-                              "train into another directory")
+    assert str(err.value) == (f"{run} already holds a run (budget): continue it with "
+                              f"resume={run}, or train in another directory")

@@ -16,7 +16,7 @@ class Batch(NamedTuple):
     discounts: torch.Tensor  # (B,) float32: gamma^k for a k-step transition
 
 
-FIELDS = Batch._fields  # the buffer's tensors, named and ordered as a Batch's
+COLUMNS = Batch._fields  # the buffer's tensors, named and ordered as a Batch's
 
 
 class ReplayBuffer:
@@ -50,7 +50,7 @@ class ReplayBuffer:
             self.cursor = (self.cursor + n - self.capacity) % self.capacity
             n = self.capacity
         rows = (self.cursor + torch.arange(n, device=self.device)) % self.capacity
-        for name, x in zip(FIELDS, values, strict=True):
+        for name, x in zip(COLUMNS, values, strict=True):
             field = getattr(self, name)
             field[rows] = torch.as_tensor(x, dtype=field.dtype, device=self.device)
         self.cursor = (self.cursor + n) % self.capacity
@@ -67,14 +67,19 @@ class ReplayBuffer:
         return Batch(self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx],
                      self.terminated[idx], self.discounts[idx])
 
+    @staticmethod
+    def nbytes(capacity: int, obs_dim: int) -> int:
+        """The memory the buffer's tensors take: two observations, an int64 action and three
+        float32 columns per row."""
+        return capacity * (2 * obs_dim * 4 + 8 + 3 * 4)
+
     def state_dict(self) -> dict:
-        """Only the filled rows travel, so a young buffer makes a small checkpoint."""
+        """Only the filled rows travel, copied into storages of their own (a slice alone would
+        drag its whole storage into the file), so a young buffer makes a small checkpoint."""
         n = self.size
         return {
             "capacity": self.capacity, "cursor": self.cursor, "size": n,
-            "obs": self.obs[:n].cpu(), "actions": self.actions[:n].cpu(),
-            "rewards": self.rewards[:n].cpu(), "next_obs": self.next_obs[:n].cpu(),
-            "terminated": self.terminated[:n].cpu(), "discounts": self.discounts[:n].cpu(),
+            **{name: getattr(self, name)[:n].to("cpu", copy=True) for name in COLUMNS},
             "generator": self.generator.get_state(),
         }
 
@@ -85,7 +90,7 @@ class ReplayBuffer:
                 f"{state['obs'].shape[1]}, configured {self.capacity} x {self.obs.shape[1]}"
             )
         n = state["size"]
-        for name in FIELDS:
+        for name in COLUMNS:
             getattr(self, name)[:n] = state[name].to(self.device)
         self.cursor, self.size = state["cursor"], n
         self.generator.set_state(state["generator"])

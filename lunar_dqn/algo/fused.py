@@ -22,7 +22,7 @@ import torch
 from threadpoolctl import threadpool_limits
 from torch import nn
 
-from lunar_dqn.algo.buffer import FIELDS, Batch, ReplayBuffer
+from lunar_dqn.algo.buffer import COLUMNS, Batch, ReplayBuffer
 from lunar_dqn.algo.flat_adam import FlatAdam, pieces, share_one_storage
 from lunar_dqn.algo.learner import relu_mlp_layers
 from lunar_dqn.config import AgentConfig
@@ -51,7 +51,7 @@ class Arrays:
         self.ones = np.ones(b, f32)
         (self.next_value, self.y, self.not_done, self.q_taken, self.error, self.grad_q_taken,
          self.spare) = (np.empty(b, f32) for _ in range(7))
-        self.fields = tuple(getattr(self, name) for name in FIELDS)  # a mini-batch, as Batch
+        self.fields = tuple(getattr(self, name) for name in COLUMNS)  # a mini-batch, as Batch
 
 
 class FusedLearner:
@@ -90,7 +90,7 @@ class FusedLearner:
         """A mini-batch of `buffer`, drawn as `buffer.sample` draws it, in the step's arrays."""
         if buffer is not self.buffer:
             self.buffer = buffer
-            self.buffer_views = [getattr(buffer, name).numpy() for name in FIELDS]
+            self.buffer_views = [getattr(buffer, name).numpy() for name in COLUMNS]
         a = self._arrays(batch_size)
         buffer.draw_indices(batch_size, out=a.index_tensor)
         for view, out in zip(self.buffer_views, a.fields, strict=True):

@@ -15,6 +15,7 @@ from torch import nn
 
 from lunar_dqn.config import command_defaults, group_defaults
 from lunar_dqn.errors import CheckpointError, ConfigError
+from lunar_dqn.keys import check_known_keys
 from lunar_dqn.play.greedy import EVAL_SEED_BASE, LANDED_POINTS, greedy_returns, summarize
 from lunar_dqn.play.video import check_screen, record_video, watch
 from lunar_dqn.run.checkpoint import load_model
@@ -71,6 +72,7 @@ def options_for(path: str | Path, **values: Any) -> DictConfig:
 
 
 def validate_options(cfg: Any) -> None:
+    check_known_keys(cfg, EvaluateConfig)
     if cfg.run_dir is None and cfg.checkpoint is None:
         raise ConfigError("nothing to evaluate: give run_dir=DIR (a training run) or "
                           "checkpoint=FILE (a model file)")

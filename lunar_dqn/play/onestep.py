@@ -36,6 +36,8 @@ def parse_action(value: str) -> int:
 
 
 def one_step(action: int, seed: int, env_id: str = LUNAR_LANDER) -> Step:
+    if seed < 0:
+        raise ConfigError(f"seed={seed} is invalid: must be >= 0")
     env = gym.make(env_id)
     try:
         initial_state, _ = env.reset(seed=seed)

@@ -1,13 +1,13 @@
-"""Saving and loading model files: atomic writes, weights-only reads, one-line errors."""
+"""Saving and loading model files and checkpoints: atomic writes of finite weights only,
+weights-only reads of files whose zip CRCs check out, one-line errors."""
 
 from __future__ import annotations
 
-import os
 import pickle
 import re
-import tempfile
 import warnings
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from lunar_dqn.algo.networks import make_q_network
-from lunar_dqn.errors import CheckpointError
+from lunar_dqn.errors import CheckpointError, Diverged
+from lunar_dqn.run.atomic import atomic_write
 
 MODEL_FORMAT = "lunar_dqn.model"
 MODEL_VERSION = 1
@@ -24,19 +25,46 @@ CHECKPOINT_VERSION = 1
 
 
 def atomic_save(obj: Any, path: Path) -> None:
-    """Write to a temporary file in the same folder, then rename: a kill mid-write leaves
-    the previous file intact."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """`torch.save` through a temporary file, renamed over `path` (see `atomic_write`)."""
+    atomic_write(path, lambda f: torch.save(obj, f))
+
+
+def float_tensors(tree: Any) -> Iterator[torch.Tensor]:
+    """Every floating-point tensor in nested dicts, lists and tuples."""
+    if isinstance(tree, torch.Tensor):
+        if tree.is_floating_point():
+            yield tree
+    elif isinstance(tree, dict):
+        for value in tree.values():
+            yield from float_tensors(value)
+    elif isinstance(tree, (list, tuple)):
+        for value in tree:
+            yield from float_tensors(value)
+
+
+def all_finite(tree: Any) -> bool:
+    return all(bool(torch.isfinite(t).all()) for t in float_tensors(tree))
+
+
+def _is_zip(path: Path) -> bool:
     try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        return zipfile.is_zipfile(path)
+    except zipfile.BadZipFile:  # an end record it cannot make sense of
+        return False
+
+
+def check_crcs(path: Path) -> None:
+    """Read every member of the zip archive `torch.save` wrote and check its CRC-32, which
+    `torch.load` does not: a flipped bit anywhere in the file is reported, not trained on."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except Exception as err:  # any failure to parse untrusted bytes (a flag, a size, a name)
+        raise CheckpointError(f"{path} is not a readable PyTorch file (corrupt or truncated?): "
+                              f"{type(err).__name__}") from None
+    if damaged is not None:
+        raise CheckpointError(f"{path} is damaged: {damaged} fails its CRC check (the file "
+                              "changed after it was written)")
 
 
 def safe_load(path: Path, what: str = "file") -> Any:
@@ -50,9 +78,10 @@ def safe_load(path: Path, what: str = "file") -> Any:
         raise CheckpointError(f"{path} is a directory, not a {what}")
     if not path.is_file():
         raise CheckpointError(f"{what} not found: {path}")
-    if not zipfile.is_zipfile(path):
+    if not _is_zip(path):
         raise CheckpointError(f"{path} is not a readable PyTorch file (corrupt, truncated or "
                               "another format)")
+    check_crcs(path)
     try:
         with warnings.catch_warnings():  # the error below says all; no extra lines on stderr
             warnings.simplefilter("ignore")
@@ -72,6 +101,9 @@ def safe_load(path: Path, what: str = "file") -> Any:
 
 def save_model(path: Path, network: nn.Module, obs_dim: int, num_actions: int,
                hidden_sizes: list[int], env_id: str) -> None:
+    """Never writes non-finite weights: raises Diverged instead."""
+    if not all_finite(network.state_dict()):
+        raise Diverged(f"the network's weights became non-finite; {path.name} was not written")
     atomic_save(
         {
             "format": MODEL_FORMAT, "version": MODEL_VERSION, "env_id": env_id,
@@ -120,11 +152,19 @@ def load_model(path: Path, hidden_sizes: list[int] | None = None) -> tuple[nn.Se
         more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
         raise CheckpointError(f"{path} has weights that do not fit its own network: "
                               f"{reasons[0] if reasons else err}{more}") from None
+    if not all_finite(data["state_dict"]):
+        raise CheckpointError(f"{path} holds non-finite weights (NaN or inf): the run that wrote "
+                              "it diverged")
     network.eval()
     return network, data
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Never replaces a checkpoint with one whose weights or optimizer state are non-finite:
+    raises Diverged instead, and the last good checkpoint stays."""
+    if not all_finite(state.get("agent")):
+        raise Diverged("the weights or the optimizer's state became non-finite by env step "
+                       f"{state['counters']['env_steps']}")
     atomic_save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **state}, path)
 
 

@@ -9,10 +9,12 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 
 from lunar_dqn.config import EnvConfig
 from lunar_dqn.errors import ConfigError
+from lunar_dqn.run.signals import STOP_SIGNALS
 
 
 def check_env_id(env_id: str) -> None:
@@ -24,12 +26,12 @@ def check_env_id(env_id: str) -> None:
 
 @contextmanager
 def _workers_ignore_signals(active: bool) -> Iterator[None]:
-    """Async workers inherit ignored SIGINT/SIGTERM, so Ctrl-C or a cluster's SIGTERM reaches
-    only the trainer, which checkpoints and closes them itself."""
+    """Async workers inherit ignored stop signals, so Ctrl-C or a cluster's SIGTERM or SIGUSR2
+    reaches only the trainer, which checkpoints and closes them itself."""
     if not active:
         yield
         return
-    saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
     try:
         yield
     finally:
@@ -47,9 +49,28 @@ def _make_kwargs(cfg: EnvConfig, render_mode: str | None) -> dict[str, Any]:
     return kwargs
 
 
-def _invalid_kwargs(cfg: EnvConfig, err: TypeError) -> ConfigError:
-    """An option the environment's constructor does not take."""
-    return ConfigError(f"env.kwargs={dict(cfg.kwargs)!r} is invalid for {cfg.id}: {err}")
+def _invalid_kwargs(cfg: EnvConfig, err: Exception) -> ConfigError:
+    """An option the environment's constructor does not take, or a value it refuses."""
+    reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return ConfigError(f"env.kwargs={dict(cfg.kwargs)!r} is invalid for {cfg.id}: {reason}")
+
+
+def check_env(cfg: EnvConfig) -> None:
+    """Build one environment in this process with the config's options before any work: a
+    value it refuses (its own assertion, e.g. LunarLander's gravity range) is one line here,
+    not a traceback from a worker process; and DQN needs a discrete action space
+    (`continuous=true` gives LunarLander a continuous one)."""
+    try:
+        env = gym.make(cfg.id, **_make_kwargs(cfg, None))
+    except (TypeError, AssertionError, ValueError) as err:
+        raise _invalid_kwargs(cfg, err) from None
+    try:
+        if not isinstance(env.action_space, spaces.Discrete):
+            raise ConfigError(
+                f"env.kwargs={dict(cfg.kwargs)!r} is invalid for {cfg.id}: its action space is "
+                f"then {env.action_space}, and DQN needs discrete actions")
+    finally:
+        env.close()
 
 
 def make_vec_env(cfg: EnvConfig, render_mode: str | None = None,
@@ -60,26 +81,20 @@ def make_vec_env(cfg: EnvConfig, render_mode: str | None = None,
     SAME_STEP autoreset returns the reset observation in the step that ended the episode and
     the true last observation in `infos["final_obs"]`, so every step is a real transition.
     """
-    kwargs = _make_kwargs(cfg, render_mode)
-    try:
-        with _workers_ignore_signals(cfg.vectorization_mode == "async"):
-            return gym.make_vec(
-                cfg.id, num_envs=cfg.num_envs, vectorization_mode=cfg.vectorization_mode,
-                vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
-                wrappers=list(wrappers), **kwargs,
-            )
-    except TypeError as err:
-        raise _invalid_kwargs(cfg, err) from None
+    check_env(cfg)
+    with _workers_ignore_signals(cfg.vectorization_mode == "async"):
+        return gym.make_vec(
+            cfg.id, num_envs=cfg.num_envs, vectorization_mode=cfg.vectorization_mode,
+            vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
+            wrappers=list(wrappers), **_make_kwargs(cfg, render_mode),
+        )
 
 
 def make_env(cfg: EnvConfig, render_mode: str | None = None) -> gym.Env:
     """One copy of `cfg.id` (`num_envs` ignored), for watching or recording episodes: unlike
     the vector env, it shows an episode's last frame before any reset."""
-    kwargs = _make_kwargs(cfg, render_mode)
-    try:
-        return gym.make(cfg.id, **kwargs)
-    except TypeError as err:
-        raise _invalid_kwargs(cfg, err) from None
+    check_env(cfg)
+    return gym.make(cfg.id, **_make_kwargs(cfg, render_mode))
 
 
 def true_next_obs(next_obs: np.ndarray, done: np.ndarray, infos: dict[str, Any]) -> np.ndarray:

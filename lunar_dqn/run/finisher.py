@@ -6,18 +6,22 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
 from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
 import lunar_dqn
+from lunar_dqn.errors import Diverged, WriteFault
 from lunar_dqn.play.curve import write_training_curve
 from lunar_dqn.play.greedy import EVAL_SEED_BASE, LANDED_POINTS
 from lunar_dqn.play.video import record_video
+from lunar_dqn.run import signals
 from lunar_dqn.run.checkpoint import load_model, save_model
 from lunar_dqn.run.logger import CLOSING_VIDEO_TAG
 from lunar_dqn.run.provenance import git_commit
 from lunar_dqn.run.rundir import (
+    CHECKPOINT,
     FINAL_MODEL,
     HISTORY,
     SUMMARY_FIGURES,
@@ -74,6 +78,22 @@ def write_outcome(trainer: Trainer, status: str, error: str | None = None) -> di
     return result
 
 
+def record_failure(trainer: Trainer, err: Diverged | WriteFault) -> Diverged | WriteFault:
+    """Record a run that diverged or could not write a file as such in its summary (if the file
+    system still lets it), and return the error to raise, saying what is left to resume."""
+    status = "failed"
+    if isinstance(err, Diverged):
+        status = "diverged"
+        kept = ("the last good checkpoint is kept" if (trainer.run_dir / CHECKPOINT).is_file()
+                else "no checkpoint had been written yet")
+        err = Diverged(f"{err}; {kept}")
+    try:
+        write_outcome(trainer, status, str(err))
+    except WriteFault as also:
+        log.error("the summary could not record it either: %s", also)
+    return err
+
+
 def finish(trainer: Trainer) -> dict[str, Any]:
     """The closing writes of a run that ended normally; returns its summary."""
     save_model_file(trainer, FINAL_MODEL)
@@ -87,8 +107,11 @@ def finish(trainer: Trainer) -> dict[str, Any]:
              "solved" if result["solved"] else "not solved", result["episodes"],
              result["env_steps"], result["wall_time_s"], trainer.cfg.train.solve_window,
              trainer.history.average)
-    if trainer.cfg.logger.video:
+    if trainer.cfg.logger.video and signals.requested() is None:
         record_closing_episodes(trainer)
+    elif trainer.cfg.logger.video:
+        log.info("stopped by %s during the closing writes: the run is complete, without its "
+                 "videos", signal.Signals(signals.requested()).name)
     return result
 
 

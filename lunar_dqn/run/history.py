@@ -4,9 +4,12 @@ its CSV form (`history.csv`)."""
 from __future__ import annotations
 
 import csv
+import io
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from lunar_dqn.run.atomic import atomic_write_text
 
 HISTORY_COLUMNS = ("episode", "points", "average", "env_steps")
 
@@ -43,12 +46,14 @@ class EpisodeHistory:
         return len(self._recent) == self.window and self.average >= score
 
     def write_csv(self, path: Path) -> None:
-        with open(path, "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(HISTORY_COLUMNS)
-            rows = zip(self.points, self.averages, self.env_steps, strict=True)
-            for i, row in enumerate(rows, start=1):
-                writer.writerow((i, *row))
+        """Written whole or not at all (see `atomic_write`)."""
+        text = io.StringIO(newline="")
+        writer = csv.writer(text)
+        writer.writerow(HISTORY_COLUMNS)
+        rows = zip(self.points, self.averages, self.env_steps, strict=True)
+        for i, row in enumerate(rows, start=1):
+            writer.writerow((i, *row))
+        atomic_write_text(path, text.getvalue())
 
     @classmethod
     def read_csv(cls, path: Path, window: int) -> EpisodeHistory:

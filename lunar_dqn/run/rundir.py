@@ -7,6 +7,7 @@ a run are made by `lunar_dqn.run.finisher`.
 
     <run_dir>/
     ├── .hydra/config.yaml, overrides.yaml   the composed config, the command's overrides
+    ├── .lock                                held by the process training in it (run/lock.py)
     ├── train.log                            the log lines
     ├── events.out.tfevents.*                TensorBoard
     ├── checkpoint.pt                        everything needed to resume exactly
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,12 +36,15 @@ from yaml import YAMLError
 
 from lunar_dqn.config import group_defaults
 from lunar_dqn.errors import CheckpointError, ConfigError, ReportError
+from lunar_dqn.run.atomic import atomic_write_text
 from lunar_dqn.run.history import EpisodeHistory
 
 HYDRA_DIR = ".hydra"
 RUN_CONFIG = Path(HYDRA_DIR) / "config.yaml"  # the composed config Hydra saved for the run
 OVERRIDES = Path(HYDRA_DIR) / "overrides.yaml"  # the command line's overrides
 LOG_FILE = "train.log"
+EVALUATION_LOG = "evaluate.log"  # in an evaluation's directory
+LOCK = ".lock"  # flock()ed for the run's lifetime: one run per directory
 EVENTS_GLOB = "events.out.tfevents.*"
 CHECKPOINT = "checkpoint.pt"
 HISTORY = "history.csv"
@@ -124,7 +129,7 @@ def read_history(run_dir: Path) -> EpisodeHistory:
 
 
 def write_json(path: Path, doc: dict[str, Any]) -> None:
-    path.write_text(json.dumps(doc, indent=2) + "\n")
+    atomic_write_text(path, json.dumps(doc, indent=2) + "\n")
 
 
 def write_summary(run_dir: Path, summary: dict[str, Any]) -> None:
@@ -162,8 +167,39 @@ def read_evaluation(run_dir: Path) -> dict[str, Any] | None:
 
 
 def holds_run(run_dir: Path) -> bool:
-    """Whether a training run has already worked in `run_dir`."""
-    return any((run_dir / name).exists() for name in (CHECKPOINT, SUMMARY, FINAL_MODEL))
+    """Whether a run has trained in `run_dir`: it holds what only training writes."""
+    return any((run_dir / name).exists() for name in (CHECKPOINT, SUMMARY, FINAL_MODEL,
+                                                       SOLVED_MODEL))
+
+
+def check_resumable(run_dir: Path) -> None:
+    """`resume=run_dir` can continue it: a directory holding a checkpoint."""
+    if not run_dir.is_dir():
+        raise CheckpointError(f"resume={str(run_dir)!r}: no such run directory")
+    if not (run_dir / CHECKPOINT).is_file():
+        raise CheckpointError(f"resume={str(run_dir)!r}: no {CHECKPOINT} there, nothing to resume")
+
+
+def remove_empty_log(run_dir: Path) -> None:
+    """A resume refused before it logged anything leaves no empty train.log (Hydra opens one)."""
+    log = run_dir / LOG_FILE
+    if log.is_file() and log.stat().st_size == 0:
+        log.unlink()
+
+
+def remove_unused(out_dir: Path) -> None:
+    """Remove the directory of a command that failed before doing anything, when it holds
+    nothing but what Hydra (and the lock) put there, and then its parents left empty under the
+    working directory (a date folder made for it), so that a failed command leaves nothing."""
+    if not out_dir.is_dir() or not {p.name for p in out_dir.iterdir()} <= {
+            HYDRA_DIR, LOG_FILE, EVALUATION_LOG, LOCK}:
+        return
+    shutil.rmtree(out_dir, ignore_errors=True)
+    cwd = Path.cwd().resolve()
+    parent = out_dir.resolve().parent
+    while parent != cwd and cwd in parent.parents and not any(parent.iterdir()):
+        parent.rmdir()
+        parent = parent.parent
 
 
 def save_run_config(run_dir: Path, cfg: Any, overrides: list[str]) -> None:
@@ -190,7 +226,3 @@ def append_resume(run_dir: Path, record: dict[str, Any]) -> None:
     with open(run_dir / RESUMES, "a") as f:
         f.write(json.dumps(record) + "\n")
 
-
-def only_hydra_files(run_dir: Path) -> bool:
-    """Whether a run directory holds nothing but what Hydra wrote before the run started."""
-    return {p.name for p in run_dir.iterdir()} <= {HYDRA_DIR, LOG_FILE}

@@ -4,8 +4,6 @@ names of `rundir`); how it resumes exactly is `resume`'s."""
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -19,20 +17,21 @@ from lunar_dqn.algo.agent import DQNAgent
 from lunar_dqn.algo.buffer import ReplayBuffer
 from lunar_dqn.algo.nstep import NStepWindow
 from lunar_dqn.config import Config, validate
-from lunar_dqn.errors import Diverged, Interrupted
-from lunar_dqn.run import finisher
+from lunar_dqn.errors import Diverged, Interrupted, WriteFault
+from lunar_dqn.run import finisher, signals
 from lunar_dqn.run.checkpoint import load_checkpoint, save_checkpoint
 from lunar_dqn.run.console import progress_bar
-from lunar_dqn.run.device import resolve_device
+from lunar_dqn.run.device import check_buffer_memory, resolve_device
 from lunar_dqn.run.envs import make_vec_env, true_next_obs
 from lunar_dqn.run.history import EpisodeHistory
+from lunar_dqn.run.integrity import restore_checked
+from lunar_dqn.run.lock import claim
 from lunar_dqn.run.periodic import Every, ScalarLog
 from lunar_dqn.run.resume import (
     EPISODE_START,
     EpisodeReplay,
     EpisodeTracker,
     capture,
-    restore,
     seed_everything,
 )
 from lunar_dqn.run.rundir import CHECKPOINT, SOLVED_MODEL
@@ -57,9 +56,16 @@ class Trainer:
         validate(cfg)
         # Plain dataclasses: reading a DictConfig attribute in the hot loop costs microseconds.
         self.cfg: Config = OmegaConf.to_object(cfg) if OmegaConf.is_config(cfg) else cfg
-        cfg = self.cfg
         self.run_dir = run_dir
-        self.device = resolve_device(cfg.device)
+        self.device = resolve_device(self.cfg.device)
+        self.claim = claim(run_dir, resume)  # one run per directory, until `close`
+        try:
+            self._build(self.cfg, run_dir, resume)
+        except BaseException:
+            self.close()
+            raise
+
+    def _build(self, cfg: Config, run_dir: Path, resume: bool) -> None:
         checkpoint = load_checkpoint(run_dir / CHECKPOINT) if resume else None
         if checkpoint is not None:
             check_work_left(run_dir, cfg, checkpoint)
@@ -68,6 +74,7 @@ class Trainer:
         self.envs = make_vec_env(cfg.env, wrappers=[EpisodeReplay])
         self.obs_dim = self.envs.single_observation_space.shape[0]
         self.num_actions = int(self.envs.single_action_space.n)
+        check_buffer_memory(cfg.buffer.capacity, self.obs_dim, self.device)
         self.agent = DQNAgent(self.obs_dim, self.num_actions, cfg.agent, self.device, cfg.seed)
         self.buffer = ReplayBuffer(cfg.buffer.capacity, self.obs_dim, self.device, cfg.seed + 1)
         self.nstep = NStepWindow(cfg.env.num_envs, cfg.agent.n_step, cfg.agent.gamma, self.obs_dim)
@@ -79,7 +86,6 @@ class Trainer:
         self.solved_env_steps: int | None = None
         self.wall_time = 0.0  # seconds in the loop
         self._clock = time.perf_counter()  # the loop's time is counted from here
-        self.stop_signal: int | None = None
         if checkpoint is None:
             self.obs, infos = self.envs.reset(seed=cfg.seed)  # sub-env i gets seed + i
             self.episode_points = np.zeros(cfg.env.num_envs)
@@ -95,32 +101,23 @@ class Trainer:
     # -- the loop -------------------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
-        """Train until solved or out of budget, then make the closing writes and return the
-        summary. Raises Diverged or Interrupted after writing what they leave behind."""
-        handlers = {sig: signal.signal(sig, self._request_stop)  # (only a main thread can)
-                    for sig in (signal.SIGINT, signal.SIGTERM)
-                    if threading.current_thread() is threading.main_thread()}
-        try:
-            self.train()
-        except Diverged as err:
-            finisher.write_outcome(self, "diverged", str(err))
-            raise
-        finally:
-            for sig, handler in handlers.items():
-                signal.signal(sig, handler)
-        if self.stop_signal is not None:
-            self.save_checkpoint()
-            finisher.write_outcome(self, "interrupted")
-            raise Interrupted(self.stop_signal)
-        return self.finish()
+        """Train until solved or out of budget, make the closing writes, return the summary. A
+        stop signal (SIGINT, SIGTERM, SIGUSR2) ends the loop at its next step with a checkpoint
+        and raises Interrupted. Raises Diverged or WriteFault after recording them."""
+        with signals.deferred():
+            try:
+                self.train()
+                if signals.requested() is None:
+                    return self.finish()
+                self.save_checkpoint()
+                finisher.write_outcome(self, "interrupted")
+            except (Diverged, WriteFault) as err:
+                raise finisher.record_failure(self, err) from None
+            raise Interrupted(signals.requested())
 
     def finish(self) -> dict[str, Any]:
         """The closing writes (final model, checkpoint, history, summary, curve, video)."""
         return finisher.finish(self)
-
-    def _request_stop(self, signum: int, _frame: Any) -> None:
-        """SIGINT/SIGTERM end the loop at the next step; `run` then checkpoints."""
-        self.stop_signal = signum
 
     def train(self, env_steps: int | None = None) -> int:
         """Train `env_steps` more env steps (None: no limit of its own), stopping sooner when the
@@ -134,7 +131,7 @@ class Trainer:
                            self.cfg.logger.progress_bar)
         self._clock = time.perf_counter()
         try:
-            while not self._budget_spent() and self.stop_signal is None and (
+            while not self._budget_spent() and signals.requested() is None and (
                     until is None or self.env_steps < until):
                 if self._step(bar):
                     break
@@ -235,11 +232,16 @@ class Trainer:
         return capture(self)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        restore(self, state)
+        """Continue from a checkpoint's `state`, once checked (CheckpointError if damaged)."""
+        restore_checked(self, state, self.run_dir / CHECKPOINT)
 
     def save_checkpoint(self) -> None:
+        """Only finite weights are saved (Diverged otherwise): the last good checkpoint stays."""
         save_checkpoint(self.run_dir / CHECKPOINT, self.state_dict())
 
     def close(self) -> None:
-        self.logger.close()
-        self.envs.close()
+        """Stop the environments and the logger; let go of the run directory."""
+        for part in ("logger", "envs"):
+            if hasattr(self, part):
+                getattr(self, part).close()
+        self.claim.release()
