@@ -67,8 +67,6 @@ class Trainer:
 
     def _build(self, cfg: Config, run_dir: Path, resume: bool) -> None:
         checkpoint = load_checkpoint(run_dir / CHECKPOINT) if resume else None
-        if checkpoint is not None:
-            check_work_left(run_dir, cfg, checkpoint)
         torch.set_num_threads(cfg.torch_threads)
         seed_everything(cfg.seed)
         self.envs = make_vec_env(cfg.env, wrappers=[EpisodeReplay])
@@ -91,7 +89,8 @@ class Trainer:
             self.episode_points = np.zeros(cfg.env.num_envs)
             self.episodes = EpisodeTracker(infos[EPISODE_START])
         else:
-            self.load_state_dict(checkpoint)
+            self.load_state_dict(checkpoint)  # checked first: damaged, it is refused
+            check_work_left(run_dir, cfg, checkpoint)
         self.logger = open_logger(self, checkpoint)
         self.scalars = ScalarLog(self.logger, cfg.logger.log_every_steps, self.device)
         self.watch = LearningFilm(self.logger, cfg.env, cfg.logger.gif_every_steps, self.env_steps,
