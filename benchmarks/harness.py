@@ -29,9 +29,10 @@ from lunar_dqn.run.trainer import Trainer
 
 BENCH_ROOT = Path("outputs") / "benchmarks"  # beside Hydra's outputs/runs: one TensorBoard logdir
 LAB = "experiment=seed_notebook"  # the lab's network, batch and update rate
-# Learning on, solving switched off; no progress bar, no closing video.
+# Learning on, solving and the evaluation during training switched off; no progress bar, no
+# closing video: the loop alone.
 NEVER_SOLVE = ("train.solve_score=1e9", "train.max_episodes=1000000000",
-               "logger.progress_bar=false", "logger.video=false")
+               "eval.every_env_steps=null", "logger.progress_bar=false", "logger.video=false")
 CALIBRATION_SECONDS = 1.5
 
 

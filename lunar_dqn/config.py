@@ -18,6 +18,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from lunar_dqn.errors import ConfigError
+from lunar_dqn.seeds import TEST_SEED_BASE, VALIDATION_SEED_BASE
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"  # shipped inside the package
 BACKWARDS = ("auto", "manual", "autograd")  # agent.backward: see lunar_dqn/algo/learner.py
@@ -76,6 +77,13 @@ class TrainConfig:
     stop_when_solved: bool = MISSING
     checkpoint_every: int = MISSING
     saved_network: str = MISSING
+    polish_env_steps: int = MISSING
+
+
+@dataclass
+class EvalConfig:
+    every_env_steps: int | None = MISSING
+    episodes: int = MISSING
 
 
 @dataclass
@@ -85,6 +93,7 @@ class Config:
     buffer: BufferConfig = field(default_factory=BufferConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
     seed: int = MISSING
     device: str = MISSING
     torch_threads: int = MISSING
@@ -92,7 +101,7 @@ class Config:
 
 
 GROUPS = {"env": EnvConfig, "agent": AgentConfig, "buffer": BufferConfig,
-          "logger": LoggerConfig, "train": TrainConfig}
+          "logger": LoggerConfig, "train": TrainConfig, "eval": EvalConfig}
 
 
 def register_configs() -> None:
@@ -213,6 +222,7 @@ def validate(cfg: Any) -> None:
     _check(t.checkpoint_every >= 1, "train.checkpoint_every", t.checkpoint_every, "must be >= 1")
     _check(t.saved_network in ("target", "online"), "train.saved_network", t.saved_network,
            "must be 'target' or 'online'")
+    _validate_evaluation(cfg)
     log_every = cfg.logger.log_every_steps
     _check(log_every >= 1, "logger.log_every_steps", log_every, "must be >= 1")
     _check(cfg.torch_threads >= 1, "torch_threads", cfg.torch_threads, "must be >= 1")
@@ -220,3 +230,19 @@ def validate(cfg: Any) -> None:
         cfg.device == "auto" or cfg.device == "cpu" or cfg.device.startswith("cuda"),
         "device", cfg.device, "must be 'auto', 'cpu', 'cuda' or 'cuda:N'",
     )
+
+
+def _validate_evaluation(cfg: Any) -> None:
+    """The evaluation during training, the polish that needs it, and the seed ranges kept apart
+    (lunar_dqn.seeds)."""
+    every, k, polish = cfg.eval.every_env_steps, cfg.eval.episodes, cfg.train.polish_env_steps
+    _check(every is None or every >= 1, "eval.every_env_steps", every, "must be >= 1 or null")
+    most = TEST_SEED_BASE - VALIDATION_SEED_BASE
+    _check(1 <= k <= most, "eval.episodes", k, f"must be in [1, {most}]")
+    _check(polish >= 0, "train.polish_env_steps", polish, "must be >= 0")
+    _check(polish == 0 or every is not None, "train.polish_env_steps", polish,
+           "needs evaluations (eval.every_env_steps) to hand the polished network over")
+    _check(every is None or not VALIDATION_SEED_BASE - cfg.env.num_envs < cfg.seed
+           < VALIDATION_SEED_BASE + k, "seed", cfg.seed, f"training's reset seeds (seed + i, "
+           f"i < env.num_envs) would overlap the evaluation's, {VALIDATION_SEED_BASE}-"
+           f"{VALIDATION_SEED_BASE + k - 1}")

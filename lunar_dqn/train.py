@@ -18,6 +18,7 @@ from lunar_dqn.errors import ConfigError, Diverged, Interrupted
 from lunar_dqn.run.resume import resume_config
 from lunar_dqn.run.rundir import only_hydra_files, write_failure
 from lunar_dqn.run.trainer import Trainer
+from lunar_dqn.sweep.objective import objective, unsolved_penalty
 
 __all__ = ["main", "train"]
 
@@ -33,24 +34,12 @@ def train(cfg: Any, run_dir: Path, resume: bool = False) -> dict[str, Any]:
         trainer.close()
 
 
-def _penalty(cfg: Any) -> float:
-    """Twice the budget: a sweeper ranks an unsolved or failed run below every solved one."""
-    return 2.0 * max(cfg.train.max_env_steps, 1)
-
-
-def _objective(summary: dict[str, Any], cfg: Any) -> float:
-    """Env steps to solve, or the penalty."""
-    if summary.get("solved_env_steps") is not None:
-        return float(summary["solved_env_steps"])
-    return _penalty(cfg)
-
-
 register_configs()
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float:
-    """Returns the objective a sweeper minimises (see `_objective`)."""
+    """Returns the objective a sweeper minimises (`lunar_dqn.sweep.objective`)."""
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     sweeping = hydra_cfg.mode == RunMode.MULTIRUN
@@ -65,7 +54,7 @@ def main(cfg: DictConfig) -> float:
         if sweeping:  # the other jobs go on; this one records why it failed
             log.error("%s", err)
             write_failure(run_dir, str(err))
-            return _penalty(cfg)
+            return unsolved_penalty(cfg.train.max_env_steps)
         resumed_here = cfg.resume is not None and run_dir.resolve() == Path(cfg.resume).resolve()
         if not resumed_here and only_hydra_files(run_dir):
             shutil.rmtree(run_dir)  # nothing was done: leave no half-written run behind
@@ -73,13 +62,13 @@ def main(cfg: DictConfig) -> float:
     except Diverged as err:
         log.error("diverged: %s; the last good checkpoint is kept in %s", err, run_dir)
         if sweeping:
-            return _penalty(cfg)
+            return unsolved_penalty(cfg.train.max_env_steps)
         fail(f"training diverged: {err}", DIVERGED_EXIT)
     except Interrupted as err:
         log.warning("stopped by %s at a checkpoint; continue with: python -m lunar_dqn.train "
                     "resume=%s", err, run_dir)
         raise SystemExit(128 + err.signum) from None
-    return _objective(summary, cfg)
+    return objective(summary, cfg.train.max_env_steps)
 
 
 if __name__ == "__main__":

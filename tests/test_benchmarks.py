@@ -103,10 +103,12 @@ def test_compose_checked_validates_ranges():
 # -- time to solve --------------------------------------------------------------------------------
 
 
-def row(seed, solved, episodes, env_steps, wall, sps=1000.0, mean=250.0, landed=95.0):
+def row(seed, solved, episodes, env_steps, wall, sps=1000.0, mean=250.0, landed=95.0,
+        eval_s=None, polish_s=None):
     return {"seed": seed, "status": "solved" if solved else "budget", "solved": solved,
             "episodes": episodes, "env_steps": env_steps,
-            "wall_s": wall, "env_steps_per_s": sps, "eval_mean": mean, "landed_pct": landed}
+            "wall_s": wall, "env_steps_per_s": sps, "eval_mean": mean, "landed_pct": landed,
+            "eval_s": eval_s, "polish_s": polish_s}
 
 
 def test_cli_passes_overrides_through_and_puts_its_own_last():
@@ -135,20 +137,27 @@ def test_cli_refuses_keys_the_benchmark_sets(override, capsys):
 
 def test_summary_row_uses_the_solve_when_solved_and_the_budget_when_not():
     summary = {"status": "solved", "solved": True, "solved_episode": 300,
-               "solved_env_steps": 90_000, "episodes": 300, "env_steps": 90_000,
-               "gradient_steps": 22_500, "wall_time_s": 9.0}
+               "solved_env_steps": 90_000, "episodes": 330, "env_steps": 120_000,
+               "gradient_steps": 22_500, "wall_time_s": 12.0, "solved_wall_time_s": 9.0,
+               "eval_time_s": 1.5}
     evaluation = {"episodes": 100, "mean": 260.0, "std": 20.0, "min": 120.0,
                   "landed_share": 0.93}
     solved = seed_row(4, Run(REPO, summary, (), "seed4", evaluation))
     assert (solved["episodes"], solved["env_steps"], solved["wall_s"]) == (300, 90_000, 9.0)
     assert solved["env_steps_per_s"] == 10_000 and solved["landed_pct"] == pytest.approx(93)
+    assert (solved["eval_s"], solved["polish_s"]) == (1.5, 3.0)  # polish: after the solve
     unsolved = seed_row(4, Run(REPO, {**summary, "status": "budget", "solved": False,
                                       "solved_episode": None, "solved_env_steps": None,
-                                      "episodes": 900, "env_steps": 1_000_000},
-                               (), "seed4", evaluation))
-    assert (unsolved["episodes"], unsolved["env_steps"]) == (900, 1_000_000)
+                                      "solved_wall_time_s": None, "episodes": 900,
+                                      "env_steps": 1_000_000}, (), "seed4", evaluation))
+    assert (unsolved["episodes"], unsolved["env_steps"], unsolved["wall_s"]) == (
+        900, 1_000_000, 12.0)
+    assert unsolved["polish_s"] is None
     assert time_to_solve.format_row(solved).split() == [
-        "4", "yes", "300", "90000", "9.0", "10000", "260.0", "93"]
+        "4", "yes", "300", "90000", "9.0", "10000", "260.0", "93", "1.5", "3.0"]
+    # a run written before the loop's time to solve was recorded: its wall-clock if it stopped
+    older = {k: v for k, v in summary.items() if k not in ("solved_wall_time_s", "eval_time_s")}
+    assert seed_row(4, Run(REPO, {**older, "env_steps": 90_000}, (), "s"))["wall_s"] == 12.0
 
 
 def test_a_diverged_seed_is_a_row_without_greedy_figures():
@@ -158,7 +167,7 @@ def test_a_diverged_seed_is_a_row_without_greedy_figures():
     diverged = seed_row(1, Run(REPO, summary, (), "seed1"))
     assert diverged["eval_mean"] is None and diverged["landed_pct"] is None
     assert time_to_solve.format_row(diverged).split() == [
-        "1", "diverged", "250", "60000", "6.0", "10000", "-", "-"]
+        "1", "diverged", "250", "60000", "6.0", "10000", "-", "-", "-", "-"]
     agg = aggregate([diverged, row(0, True, 300, 80_000, 8.0, mean=260, landed=95),
                                    row(2, True, 400, 90_000, 9.0, mean=240, landed=91)])
     assert agg["medians"]["eval_mean"] == 250 and agg["worst"]["landed_pct"] == 91
@@ -168,20 +177,25 @@ def test_a_diverged_seed_is_a_row_without_greedy_figures():
 
 
 def test_medians_and_worst_over_seeds():
-    rows = [row(0, True, 300, 80_000, 8.0, sps=9000, mean=260, landed=95),
-            row(1, True, 500, 120_000, 14.0, sps=8000, mean=240, landed=90),
-            row(2, True, 400, 100_000, 10.0, sps=10000, mean=270, landed=97)]
+    rows = [row(0, True, 300, 80_000, 8.0, sps=9000, mean=260, landed=95, eval_s=1.0, polish_s=4),
+            row(1, True, 500, 120_000, 14.0, sps=8000, mean=240, landed=90, eval_s=2.0,
+                polish_s=6),
+            row(2, True, 400, 100_000, 10.0, sps=10000, mean=270, landed=97, eval_s=3.0,
+                polish_s=5)]
     agg = aggregate(rows)
     assert agg["medians"] == {"solved": 3, "seeds": 3, "episodes": 400, "env_steps": 100_000,
                               "wall_s": 10.0, "env_steps_per_s": 9000, "eval_mean": 260,
-                              "landed_pct": 95}
+                              "landed_pct": 95, "eval_s": 2.0, "polish_s": 5}
+    # the worst costs are the largest
     assert agg["worst"] == {"solved": 3, "seeds": 3, "episodes": 500, "env_steps": 120_000,
                             "wall_s": 14.0, "env_steps_per_s": 8000, "eval_mean": 240,
-                            "landed_pct": 90}
+                            "landed_pct": 90, "eval_s": 3.0, "polish_s": 6}
     assert agg["lower_bounds"] == []
     median, worst = time_to_solve.format_summary_rows(agg)
-    assert median.split() == ["median", "3/3", "400", "100000", "10.0", "9000", "260.0", "95"]
-    assert worst.split() == ["worst", "3/3", "500", "120000", "14.0", "8000", "240.0", "90"]
+    assert median.split() == ["median", "3/3", "400", "100000", "10.0", "9000", "260.0", "95",
+                              "2.0", "5.0"]
+    assert worst.split() == ["worst", "3/3", "500", "120000", "14.0", "8000", "240.0", "90",
+                             "3.0", "6.0"]
 
 
 def test_unsolved_seeds_make_the_to_solve_medians_lower_bounds():

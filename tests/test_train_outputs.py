@@ -1,4 +1,5 @@
-"""What a training run leaves to look at: the training curve, and a video of its final model."""
+"""What a training run leaves to look at: the training curve, and a video of the model it hands
+over."""
 
 import io
 import logging
@@ -15,9 +16,15 @@ from lunar_dqn.play.greedy import EVAL_SEED_BASE
 from lunar_dqn.play.video import play_greedy
 from lunar_dqn.run.checkpoint import load_model
 from lunar_dqn.run.envs import make_env
-from lunar_dqn.run.logger import FINAL_VIDEO_TAG
+from lunar_dqn.run.logger import MODEL_VIDEO_TAG
 from lunar_dqn.run.resume import resume_config
-from lunar_dqn.run.rundir import CHECKPOINT, FINAL_MODEL, FINAL_VIDEO, TRAINING_CURVE
+from lunar_dqn.run.rundir import (
+    BEST_MODEL,
+    CHECKPOINT,
+    FINAL_MODEL,
+    MODEL_VIDEO,
+    TRAINING_CURVE,
+)
 from lunar_dqn.run.trainer import Trainer
 from lunar_dqn.train import train
 
@@ -68,19 +75,19 @@ def test_the_video_switch_and_the_saved_network_may_change_when_a_run_is_resumed
 
 
 @pytest.mark.slow
-def test_training_records_the_final_model_to_mp4_and_tensorboard(tmp_path):
+def test_training_records_the_handed_over_model_to_mp4_and_tensorboard(tmp_path):
     run_dir = tmp_path / "run"
     result = run_module("lunar_dqn.train", "debug=smoke", "logger.video=true",
                         "env.max_episode_steps=60", f"hydra.run.dir={run_dir}", cwd=REPO)
     assert result.returncode == 0, result.stderr
-    found = re.search(rf"recorded {FINAL_VIDEO}: (-?[\d.]+) points in (\d+) steps",
-                      result.stdout)
+    found = re.search(rf"recorded {MODEL_VIDEO} \({BEST_MODEL}\): (-?[\d.]+) points in "
+                      r"(\d+) steps", result.stdout)
     assert found, result.stdout
     steps = int(found.group(2))
-    frames, _ = imageio_ffmpeg.count_frames_and_secs(str(run_dir / FINAL_VIDEO))
+    frames, _ = imageio_ffmpeg.count_frames_and_secs(str(run_dir / MODEL_VIDEO))
     assert frames == steps + 1
-    # it is the final model's greedy episode on the first evaluation seed
-    network, _ = load_model(run_dir / FINAL_MODEL)
+    # it is the best evaluated network's greedy episode on the first evaluation seed
+    network, _ = load_model(run_dir / BEST_MODEL)
     env = make_env(env_config(max_episode_steps=60))
     try:
         replay = play_greedy(network, env, EVAL_SEED_BASE)
@@ -92,7 +99,7 @@ def test_training_records_the_final_model_to_mp4_and_tensorboard(tmp_path):
     events = next(run_dir.glob("events.out.tfevents.*"))
     acc = EventAccumulator(str(events), size_guidance={"images": 0})
     acc.Reload()
-    image = acc.Images(FINAL_VIDEO_TAG)[0]
+    image = acc.Images(MODEL_VIDEO_TAG)[0]
     gif = Image.open(io.BytesIO(image.encoded_image_string))
     assert gif.format == "GIF" and gif.size == (150, 100) == (image.width, image.height)
     durations = []

@@ -1,4 +1,4 @@
-"""TensorBoard scalars, hyperparameters and the final video for one run directory."""
+"""TensorBoard scalars, hyperparameters and the closing video for one run directory."""
 
 from __future__ import annotations
 
@@ -20,8 +20,10 @@ TD_LOSS = "losses/td_loss"
 Q_MEAN = "losses/q_mean"
 EPSILON = "charts/epsilon"
 SPS = "charts/SPS"
+EVAL_POINTS = "eval/mean_points"  # the evaluations during training, against env steps
+EVAL_LANDED = "eval/landed"  # their share of episodes of 200 points or more
 EPISODE_TAGS = (EPISODE_POINTS, AVERAGE_POINTS)
-FINAL_VIDEO_TAG = "videos/final_model"
+MODEL_VIDEO_TAG = "videos/model"  # a greedy episode of the model the run hands over
 
 # A video in TensorBoard is an animated GIF; every 2nd frame at a quarter of each side keeps a
 # LunarLander episode (600x400 frames) to about 150 KB per 300 steps in the event file.

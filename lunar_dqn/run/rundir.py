@@ -11,11 +11,13 @@ a run are made by `lunar_dqn.run.finisher`.
     ├── events.out.tfevents.*                TensorBoard
     ├── checkpoint.pt                        everything needed to resume exactly
     ├── history.csv                          episode, points, window average, env steps
+    ├── evaluations.csv                      the evaluations during training
     ├── summary.json                         the outcome
+    ├── best_model.pt                        the best evaluated network
     ├── lunar_lander_model.pt                the model when it solved (the lab's name)
     ├── final_model.pt                       the model at the end
     ├── training_curve.png                   episode points and their rolling mean
-    └── videos/final_model.mp4               a greedy episode of the final model
+    └── videos/model.mp4                     a greedy episode of the model the run hands over
     <evaluation dir>/evaluation.json, videos/episode-K.mp4   python -m lunar_dqn.evaluate
 """
 
@@ -42,12 +44,16 @@ LOG_FILE = "train.log"
 EVENTS_GLOB = "events.out.tfevents.*"
 CHECKPOINT = "checkpoint.pt"
 HISTORY = "history.csv"
+EVALUATIONS = "evaluations.csv"  # one row per evaluation during training
 SUMMARY = "summary.json"
+BEST_MODEL = "best_model.pt"  # the best evaluated network, written when one beats the others
 SOLVED_MODEL = "lunar_lander_model.pt"  # the lab's file name, written when a run solves
 FINAL_MODEL = "final_model.pt"  # written at the end of every run that did not diverge
+# The model a run hands over (`evaluate run_dir=` plays it): the first of these it has.
+HANDED_OVER = (BEST_MODEL, SOLVED_MODEL, FINAL_MODEL)
 TRAINING_CURVE = "training_curve.png"
 VIDEO_DIR = "videos"
-FINAL_VIDEO = f"{VIDEO_DIR}/final_model.mp4"
+MODEL_VIDEO = f"{VIDEO_DIR}/model.mp4"  # a greedy episode of the model the run hands over
 EVALUATION = "evaluation.json"  # in an evaluation's directory (or a benchmarked run's)
 
 
@@ -86,14 +92,19 @@ def read_run_settings(run_dir: Path) -> RunSettings:
     return RunSettings(env=env, hidden_sizes=hidden_sizes)
 
 
+def handed_over(run_dir: Path) -> Path | None:
+    """The model the run hands over: the best evaluated network, else the one saved when it
+    solved, else the one saved when it ended; None when it has none of them."""
+    return next((run_dir / name for name in HANDED_OVER if (run_dir / name).is_file()), None)
+
+
 def find_model(run_dir: Path) -> Path:
-    """The model saved when the run solved, else the one saved when it ended."""
+    """`handed_over`, for a command: a missing model is an error."""
     check_run_dir(run_dir)
-    for name in (SOLVED_MODEL, FINAL_MODEL):
-        if (run_dir / name).is_file():
-            return run_dir / name
-    raise CheckpointError(f"run_dir={run_dir} has no model file ({SOLVED_MODEL} or "
-                          f"{FINAL_MODEL})")
+    model = handed_over(run_dir)
+    if model is None:
+        raise CheckpointError(f"run_dir={run_dir} has no model file ({', '.join(HANDED_OVER)})")
+    return model
 
 
 def read_points(run_dir: Path) -> list[float]:

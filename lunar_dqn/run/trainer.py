@@ -24,6 +24,7 @@ from lunar_dqn.run import finisher
 from lunar_dqn.run.checkpoint import load_checkpoint, save_checkpoint
 from lunar_dqn.run.device import resolve_device
 from lunar_dqn.run.envs import make_vec_env, true_next_obs
+from lunar_dqn.run.evaluator import Evaluator, after_step
 from lunar_dqn.run.history import EpisodeHistory
 from lunar_dqn.run.logger import Logger
 from lunar_dqn.run.periodic import Every, ScalarLog
@@ -69,11 +70,13 @@ class Trainer:
         self.buffer = ReplayBuffer(cfg.buffer.capacity, self.obs_dim, self.device, cfg.seed + 1)
         self.nstep = NStepWindow(cfg.env.num_envs, cfg.agent.n_step, cfg.agent.gamma, self.obs_dim)
         self.history = EpisodeHistory(window=cfg.train.solve_window)
+        self.evaluator = Evaluator(cfg.eval, cfg.env)
         self.env_steps = 0
         self.gradient_steps = 0
         self.pending_transitions = 0  # collected since the last gradient step
         self.solved_episode: int | None = None
         self.solved_env_steps: int | None = None
+        self.solved_wall_time: float | None = None  # the loop's seconds when it solved
         self.wall_time = 0.0  # seconds in the loop
         self._clock = time.perf_counter()  # the loop's time is counted from here
         self.stop_signal: int | None = None
@@ -82,7 +85,7 @@ class Trainer:
             self.episode_points = np.zeros(cfg.env.num_envs)
             self.episodes = EpisodeTracker(infos[EPISODE_START])
         else:
-            self.load_state_dict(checkpoint)
+            restore(self, checkpoint)
         run_dir.mkdir(parents=True, exist_ok=True)
         earlier_events = sorted(run_dir.glob(EVENTS_GLOB))
         self.logger = Logger(run_dir, enabled=cfg.logger.tensorboard)
@@ -134,7 +137,9 @@ class Trainer:
         try:
             while not self._budget_spent() and self.stop_signal is None and (
                     until is None or self.env_steps < until):
-                if self._step(bar):
+                stop = self._step(bar)
+                after_step(self)  # the evaluation during training, when due
+                if stop:
                     break
                 self.scalars.step(self.env_steps, self.agent.epsilon)
                 if checkpoints.due(self.env_steps):
@@ -145,11 +150,12 @@ class Trainer:
             bar.close()
         return self.env_steps - first
 
-    def _tick(self) -> None:
-        """Add the loop's time since the last tick to `wall_time`."""
+    def _tick(self) -> float:
+        """Add the loop's time since the last tick to `wall_time`; return it."""
         now = time.perf_counter()
         self.wall_time += now - self._clock
         self._clock = now
+        return self.wall_time
 
     def _step(self, bar: tqdm) -> bool:
         """One vector step: act, step the envs (learning meanwhile), store what is ready, book
@@ -199,9 +205,14 @@ class Trainer:
 
     def _budget_spent(self) -> bool:
         t = self.cfg.train
-        solved_and_done = self.solved_episode is not None and t.stop_when_solved
-        return (solved_and_done or self.env_steps >= t.max_env_steps
+        return (self.polish_over() or self.env_steps >= t.max_env_steps
                 or len(self.history) >= t.max_episodes)
+
+    def polish_over(self) -> bool:
+        """Solved, stopping when solved, and trained `train.polish_env_steps` since."""
+        t = self.cfg.train
+        return (t.stop_when_solved and self.solved_env_steps is not None
+                and self.env_steps >= self.solved_env_steps + t.polish_env_steps)
 
     def _finish_episodes(self, envs_done: np.ndarray, bar: tqdm) -> bool:
         """Record finished episodes in env order; return True when the run should stop."""
@@ -220,24 +231,19 @@ class Trainer:
                 log.info("environment solved in %d episodes (%d env steps)!",
                          episode, self.env_steps)
                 finisher.save_model_file(self, SOLVED_MODEL)
-                stop = t.stop_when_solved
+                self.solved_wall_time = self._tick()
+                stop = t.stop_when_solved and not t.polish_env_steps
             if stop or len(self.history) >= t.max_episodes:
                 break
         bar.set_postfix(episodes=len(self.history), avg=f"{self.history.average:.1f}",
                         eps=f"{self.agent.epsilon:.3f}", refresh=False)
         return stop
 
-    # -- checkpoints ----------------------------------------------------------------------------
-
-    def state_dict(self) -> dict[str, Any]:
-        return capture(self)
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        restore(self, state)
-
     def save_checkpoint(self) -> None:
-        save_checkpoint(self.run_dir / CHECKPOINT, self.state_dict())
+        """Everything needed to continue exactly (`resume.capture`)."""
+        save_checkpoint(self.run_dir / CHECKPOINT, capture(self))
 
     def close(self) -> None:
         self.logger.close()
         self.envs.close()
+        self.evaluator.close()
