@@ -1,8 +1,9 @@
 """Which evaluation during training and how long a polish: every choice measured on the same runs.
 
     python -m benchmarks.eval_choices --seeds 0-9 [--grid 5000] [--episodes 20] \\
-        [--every 5000 10000 20000] [--k 5 10 20] [--polish 25000 50000 100000] \\
+        [--every 5000 10000 20000] [--k 5 10 20] [--polish 25000 50000] \\
         [--test-episodes 100] [--out FILE.json] [-- HYDRA_OVERRIDES...]
+    python -m benchmarks.eval_choices --from A.json B.json ... [--every/--k/--polish ...]
 
 Each seed trains once, in this process (`Trainer.train` in windows, without an evaluation of
 its own), on past its solved point to the end of the longest polish. Every `--grid` env steps,
@@ -14,12 +15,14 @@ networks and scores a run with `eval.every_env_steps` E (a multiple of the grid)
 would see: the network such a run hands over is the best of its evaluations up to the solve
 plus P. Each network some choice hands over, the solved one (what a run without evaluation
 hands over) and the last one of each polish are then played on `--test-episodes` held-out
-episodes (`evaluate`'s seeds).
+episodes (`evaluate`'s seeds). `--from` tabulates the seeds of earlier results together (seeds
+recorded in separate processes), for the same choices or fewer.
 
-Per choice, over the seeds: the median and worst held-out mean, the median and worst landed
-share, and what the choice costs: evaluations and their env steps (all of them, and those before
-the solve, which count in the time to solve), their seconds (the measured seconds per evaluation
-env step times those env steps) and the polish's seconds (P at the loop's own rate).
+Per choice, over the seeds (medians): what it costs, the evaluations' count and env steps (all of
+them, and those before the solve, which count in the time to solve, also as a share of the
+loop's time to solve), their seconds (the measured seconds per evaluation env step times those
+env steps) and the polish's seconds (P at the loop's own rate); and the held-out greedy mean and
+landed share of the network it hands over, with the worst seed's.
 """
 
 from __future__ import annotations
@@ -39,9 +42,10 @@ from benchmarks.harness import (
     machine_line,
     new_bench_dir,
     new_result,
+    read_result,
     write_json,
 )
-from lunar_dqn.cli import exits_on_user_error
+from lunar_dqn.cli import exits_on_user_error, fail
 from lunar_dqn.play.greedy import LANDED_POINTS, play_side_by_side
 from lunar_dqn.run.checkpoint import load_model
 from lunar_dqn.run.envs import make_env
@@ -53,8 +57,8 @@ from lunar_dqn.seeds import TEST_SEED_BASE, validation_seeds
 FORCED = ("train.stop_when_solved=false", "eval.every_env_steps=null", "logger.progress_bar=false",
           "logger.video=false", "logger.tensorboard=false")
 TABLE = Table([("handed over", 24), ("evals", 5), ("eval steps", 10), ("before solve", 12),
-               ("eval s", 6), ("polish s", 8), ("test mean", 9), ("worst", 6), ("landed %", 8),
-               ("worst %", 7)])
+               ("+% to solve", 11), ("eval s", 6), ("polish s", 8), ("test mean", 9),
+               ("worst", 6), ("landed %", 8), ("worst %", 7)])
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -69,10 +73,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="eval.every_env_steps choices, multiples of --grid")
     parser.add_argument("--k", type=int, nargs="+", default=[5, 10, 20],
                         help="eval.episodes choices, at most --episodes")
-    parser.add_argument("--polish", type=int, nargs="+", default=[25000, 50000, 100000],
+    parser.add_argument("--polish", type=int, nargs="+", default=[25000, 50000],
                         help="train.polish_env_steps choices besides 0")
-    parser.add_argument("--test-episodes", type=int, default=100)
+    parser.add_argument("--test-episodes", type=int, default=100,
+                        help="held-out episodes per network handed over (default 100)")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--from", dest="sources", type=Path, nargs="+", default=None,
+                        help="tabulate the seeds of earlier results (recorded with these choices "
+                             "or more) instead of training")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides after --")
     args = parser.parse_args(argv)
     if any(e % args.grid for e in args.every) or max(args.k) > args.episodes:
@@ -181,12 +189,16 @@ def choice_row(label: str, runs: list[dict[str, Any]], k: int, polish: int,
         return sum(sum(records[i]["steps"][:k]) for i in evaluated
                    if records[i]["env_steps"] <= until)
 
-    steps = [eval_steps(run, e, float("inf")) for run, (_, e) in zip(runs, picks, strict=True)]
+    pairs = list(zip(runs, (evaluated for _, evaluated in picks), strict=True))
+    steps = [eval_steps(run, e, float("inf")) for run, e in pairs]
+    before = [eval_steps(run, e, run["solved_env_steps"]) for run, e in pairs]
+    # the evaluations before the solve against the loop's time to solve (same process, same load)
+    share = [n * run["eval_s_per_step"] / (run["solved_env_steps"] / run["loop_env_steps_per_s"])
+             for n, run in zip(before, runs, strict=True)]
     return {
         "choice": label, "evaluations": statistics.median(len(e) for _, e in picks),
-        "eval_env_steps": statistics.median(steps),
-        "before_solve": statistics.median(eval_steps(run, e, run["solved_env_steps"])
-                                          for run, (_, e) in zip(runs, picks, strict=True)),
+        "eval_env_steps": statistics.median(steps), "before_solve": statistics.median(before),
+        "to_solve_pct": 100 * statistics.median(share),
         "eval_s": statistics.median(n * run["eval_s_per_step"]
                                     for n, run in zip(steps, runs, strict=True)),
         "polish_s": statistics.median(polish / run["loop_env_steps_per_s"] for run in runs),
@@ -201,10 +213,33 @@ def choice_row(label: str, runs: list[dict[str, Any]], k: int, polish: int,
 
 def format_row(row: dict[str, Any]) -> str:
     return TABLE.row([row["choice"], f"{row['evaluations']:.0f}", f"{row['eval_env_steps']:.0f}",
-                      f"{row['before_solve']:.0f}", f"{row['eval_s']:.1f}",
+                      f"{row['before_solve']:.0f}", f"{row['to_solve_pct']:.1f}",
+                      f"{row['eval_s']:.1f}",
                       f"{row['polish_s']:.1f}", f"{row['test_mean']:.1f}",
                       f"{row['worst_mean']:.1f}", f"{row['landed_pct']:.0f}",
                       f"{row['worst_landed_pct']:.0f}"])
+
+
+def recorded(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The seeds of an earlier result, as `record_run` and `test_scores` left them."""
+    return [{**seed, "test": {int(i): t for i, t in seed["test"].items()}}
+            for seed in doc["seeds"]]
+
+
+def tabulate(runs: list[dict[str, Any]], args: argparse.Namespace) -> list[dict[str, Any]]:
+    """One row per choice over the seeds' runs (each with its held-out scores)."""
+    for run in runs:
+        run["picks"] = {c: handed_over(run["records"], run["solved_env_steps"], *c[1:])
+                        for c in choices(args)}
+        missing = {best for best, _ in run["picks"].values()} - run["test"].keys()
+        if missing:
+            fail(f"seed {run['seed']}: no held-out score for the network of record(s) "
+                 f"{sorted(missing)}: record it with these choices")
+        seconds = sum(r["seconds"] for r in run["records"])
+        run["eval_s_per_step"] = seconds / sum(sum(r["steps"]) for r in run["records"])
+    return [choice_row(label, runs, k, polish, [run["picks"][(label, every, k, polish)]
+                                                for run in runs])
+            for label, every, k, polish in choices(args)]
 
 
 @exits_on_user_error
@@ -215,32 +250,26 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     doc = new_result("eval_choices", cfgs[args.seeds[0]], overrides=list(args.overrides),
                      grid=args.grid, episodes=args.episodes, seeds=[])
     print(machine_line(doc["machine"]), flush=True)
-    runs = []
-    for seed in args.seeds:
+    for path in args.sources or ():
+        doc["seeds"] += recorded(read_result(path, "eval_choices"))
+    for seed in args.seeds if not args.sources else ():
         with tempfile.TemporaryDirectory() as tmp:
             run = record_run(cfgs[seed], Path(tmp), args.grid, args.polish, args.episodes)
         solved = run["solved_env_steps"]
         if solved is None:
             print(f"seed {seed}: not solved within the budget; left out", flush=True)
             continue
-        picks = {c: handed_over(run["records"], solved, *c[1:]) for c in choices(args)}
-        run["test"] = test_scores(run, {best for best, _ in picks.values()}, cfgs[seed],
-                                  args.test_episodes)
-        seconds = sum(r["seconds"] for r in run["records"])
-        run["eval_s_per_step"] = seconds / sum(sum(r["steps"]) for r in run["records"])
-        run["picks"], run["seed"] = picks, seed
-        runs.append(run)
+        wanted = {handed_over(run["records"], solved, *c[1:])[0] for c in choices(args)}
         doc["seeds"].append({"seed": seed, "solved_env_steps": solved,
                              "loop_env_steps_per_s": run["loop_env_steps_per_s"],
-                             "records": run["records"], "test": run["test"]})
+                             "records": run["records"],
+                             "test": test_scores(run, wanted, cfgs[seed], args.test_episodes)})
         write_json(out, doc)
         print(f"seed {seed}: solved at {solved} env steps; {len(run['records'])} evaluations "
               f"recorded", flush=True)
     print(TABLE.header())
-    for choice in choices(args):
-        label, _, k, polish = choice
-        row = choice_row(label, runs, k, polish, [run["picks"][choice] for run in runs])
-        doc["rows"].append(row)
+    doc["rows"] = tabulate(recorded(doc), args)
+    for row in doc["rows"]:
         print(format_row(row), flush=True)
     write_json(out, doc)
     print(f"wrote {out}")

@@ -12,7 +12,7 @@ import pytest
 import torch
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from benchmarks import compare, profile_loop, side_by_side, throughput, time_to_solve
+from benchmarks import compare, eval_choices, profile_loop, side_by_side, throughput, time_to_solve
 from benchmarks.anchor.runner import run_seed
 from benchmarks.harness import Table, compose_checked, machine_line, parse_seeds, window
 from conftest import REPO, run_module
@@ -210,6 +210,43 @@ def test_unsolved_seeds_make_the_to_solve_medians_lower_bounds():
     assert worst.split()[:5] == ["worst", "2/3", ">=900", ">=100000", ">=10.0"]
 
 
+# -- eval_choices -------------------------------------------------------------------------------
+
+
+def test_eval_choices_hands_over_what_a_run_with_that_choice_would():
+    points = {5000: [10, 0], 8000: [50, 50], 10000: [60, 0], 15000: [30, 30], 20000: [60, 60],
+              28000: [90, 90]}  # solved at 8000; 28000 ends a polish of 20 000
+    records = [{"env_steps": s, "points": p, "steps": [1, 1]} for s, p in points.items()]
+    assert eval_choices.handed_over(records, 8000, None, 0, 0) == (1, [])  # the solved network
+    assert eval_choices.handed_over(records, 8000, None, 0, 20000) == (5, [])  # the last
+    # every 5000 until the solve, and the solve: 5000 and 8000
+    assert eval_choices.handed_over(records, 8000, 5000, 2, 0) == (1, [0, 1])
+    # every 10 000, the solve and the polish's end; the first episode's points: the best is last
+    assert eval_choices.handed_over(records, 8000, 10000, 1, 20000) == (5, [1, 2, 4, 5])
+    # 10 000 and 20 000 tie on one episode: the earlier is kept; on two, 20 000 wins
+    assert eval_choices.handed_over(records[:5], 8000, 5000, 1, 12000)[0] == 2
+    assert eval_choices.handed_over(records[:5], 8000, 5000, 2, 12000)[0] == 4
+
+
+@pytest.mark.slow
+def test_eval_choices_runs_on_a_tiny_config(tmp_path):
+    out = tmp_path / "choices.json"
+    result = run_module("benchmarks.eval_choices", "--seeds", "0", "--grid", "200", "--episodes",
+                        "2", "--every", "200", "400", "--k", "1", "2", "--polish", "400",
+                        "--test-episodes", "2", "--out", str(out), "--", "debug=smoke",
+                        "train.max_episodes=100", cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(out.read_text())
+    labels = [row["choice"] for row in doc["rows"]]
+    assert labels[:2] == ["solved (no eval)", "last of P=0.4k (no eval)"]
+    assert len(labels) == 2 + 2 * 2 * 2 and "best E=0.4k K=2 P=0.4k" in labels
+    (seed,) = doc["seeds"]
+    steps = [r["env_steps"] for r in seed["records"]]
+    solved = seed["solved_env_steps"]
+    assert solved in steps and solved + 400 in steps and steps == sorted(steps)
+    assert all(len(r["points"]) == 2 for r in seed["records"])
+
+
 # -- compare --------------------------------------------------------------------------------------
 
 
@@ -397,10 +434,16 @@ def test_time_to_solve_trains_evaluates_and_writes_json(tmp_path):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["solved_env_steps"] == r["env_steps"] and summary["episodes"] == 5
     assert (run_dir / "lunar_lander_model.pt").is_file()
-    # evaluated as `python -m lunar_dqn.evaluate run_dir=...` does it, into the run directory
+    # the model the run hands over (the best of its evaluations during training, the last one at
+    # the solve), evaluated as `python -m lunar_dqn.evaluate run_dir=...` does it, into the run
+    # directory
+    evaluations = (run_dir / "evaluations.csv").read_text().splitlines()[1:]
+    assert len(evaluations) == summary["evaluations"] >= 1
+    assert evaluations[-1].startswith(f"{r['env_steps']},")
     evaluation = json.loads((run_dir / "evaluation.json").read_text())
-    assert evaluation["model"] == str(run_dir / "lunar_lander_model.pt")
+    assert evaluation["model"] == str(run_dir / "best_model.pt")
     assert len(evaluation["points"]) == 3 and r["eval_mean"] == evaluation["mean"]
+    assert r["eval_s"] == summary["eval_time_s"] > 0 and r["polish_s"] >= 0
     assert doc["machine"]["calibration_env_steps_per_s"] > 0
     assert "; calibration: " in result.stdout
     assert "seed: 0" in (run_dir / ".hydra" / "config.yaml").read_text()

@@ -31,6 +31,7 @@ from lunar_dqn.run.rundir import (
 )
 from lunar_dqn.run.trainer import Trainer
 from lunar_dqn.seeds import TEST_SEED_BASE, VALIDATION_SEED_BASE, validation_seeds
+from lunar_dqn.sweep.objective import objective
 from lunar_dqn.train import train
 from runutil import tiny_network
 from tbutil import scalars
@@ -193,6 +194,16 @@ def test_without_a_polish_the_run_stops_at_the_solve_evaluated(tmp_path):
                                    "logger.tensorboard=false"), tmp_path)
     assert summary["env_steps"] == summary["solved_env_steps"] == 538
     assert [int(r["env_steps"]) for r in evaluations(tmp_path)] == [500, 538]
+
+
+def test_a_run_that_solves_with_a_model_below_the_bar_is_penalised(tmp_path):
+    # training's epsilon-greedy episodes average above -300; the greedy network crashes below it
+    summary = train(compose_config("debug=smoke", "train.solve_score=-300",
+                                   "train.stop_when_solved=true", "logger.tensorboard=false"),
+                    tmp_path)
+    assert summary["solved"] and summary["model_passes"] is False
+    assert summary["model_eval_points"] < -300
+    assert objective(summary, 3000) == summary["solved_env_steps"] + 3000
 
 
 # -- the handed-over file ----------------------------------------------------------------------
