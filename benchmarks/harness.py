@@ -25,15 +25,17 @@ from omegaconf.errors import OmegaConfBaseException
 
 import lunar_dqn
 from lunar_dqn.cli import DIVERGED_EXIT, fail, one_line
-from lunar_dqn.config import compose_config, validate
+from lunar_dqn.config import compose_config
 from lunar_dqn.run.device import resolve_device
 from lunar_dqn.run.trainer import Trainer
+from lunar_dqn.validation import validate
 
 BENCH_ROOT = Path("outputs") / "benchmarks"  # beside Hydra's outputs/runs: one TensorBoard logdir
 LAB = "experiment=seed_notebook"  # the lab's network, batch and update rate
-# Learning on, solving switched off; no progress bar, no closing video.
+# Learning on, solving and the evaluation during training switched off; no progress bar, no
+# closing video: the loop alone.
 NEVER_SOLVE = ("train.solve_score=1e9", "train.max_episodes=1000000000",
-               "logger.progress_bar=false", "logger.video=false")
+               "eval.every_env_steps=null", "logger.progress_bar=false", "logger.video=false")
 CALIBRATION_SECONDS = 1.5
 # Runs to the solved rule stop when they solve, print no progress bar into their log and record
 # no video (`python -m lunar_dqn.evaluate run_dir=... video=true` makes one afterwards).

@@ -1,5 +1,5 @@
-"""Time to solve: K seeds of a config, each trained to the lab's solved rule, then the saved model
-played greedily on fresh episodes.
+"""Time to solve: K seeds of a config, each trained to the lab's solved rule (and its polish, if
+any), then the model the run hands over played greedily on fresh episodes.
 
     python -m benchmarks.time_to_solve --seeds 0-9 [--eval-episodes 100] [--out FILE.json] \\
         [-- HYDRA_OVERRIDES...]
@@ -9,9 +9,12 @@ thread pools, one-time costs such as compile caches) into an ordinary run direct
 `<dir>/seed<k>/` (default dir `outputs/benchmarks/<date>_<time>/`, which TensorBoard and
 `python -m lunar_dqn.report` read), then is evaluated as `python -m lunar_dqn.evaluate
 run_dir=<run>` does it, into `<run>/evaluation.json`. Wall-clock is the run's training loop
-(`summary.json`'s `wall_time_s`, as the SB3 anchor times only `model.learn`); the whole process
-is `process_s`. A diverged run (exit code 3) is a row without greedy figures; any other failure
-stops the benchmark. Rows, medians and worst cases are `lunar_dqn.sweep.seeds`'.
+until it solved (`summary.json`'s `solved_wall_time_s`, as the SB3 anchor times only
+`model.learn`), evaluations during training included; "eval s" is their share of the whole loop
+and "polish s" the loop's time after the solve; the whole process is `process_s`. A diverged run
+(exit code 3) is a row "diverged" (with greedy figures if it hands over a model from before it
+diverged); any other failure stops the benchmark. Rows, medians and worst cases are
+`lunar_dqn.sweep.seeds`'.
 """
 
 from __future__ import annotations
@@ -44,12 +47,13 @@ from lunar_dqn.errors import CheckpointError
 from lunar_dqn.play.evaluation import evaluate
 from lunar_dqn.run.rundir import find_model
 from lunar_dqn.sweep.runs import read_run
-from lunar_dqn.sweep.seeds import OTHERS, TO_SOLVE, aggregate, seed_row, summary_cells
+from lunar_dqn.sweep.seeds import COSTS, OTHERS, TO_SOLVE, aggregate, seed_row, summary_cells
 
 EVAL_ENVS = 10  # evaluation episodes played at once; the result does not depend on it
 
 TABLE = Table([("seed", 6), ("solved", 8), ("episodes", 8), ("env steps", 10), ("wall s", 8),
-               ("env steps/s", 11), ("greedy mean", 11), ("landed %", 8)])
+               ("env steps/s", 11), ("greedy mean", 11), ("landed %", 8), ("eval s", 6),
+               ("polish s", 8)])
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -86,8 +90,8 @@ def evaluate_run(run_dir: Path, episodes: int) -> None:
 
 def format_row(row: dict[str, Any]) -> str:
     solved = "yes" if row["solved"] else "diverged" if row["status"] == "diverged" else "no"
-    greedy = [("-" if row[key] is None else format(row[key], spec)) for key, spec in
-              (("eval_mean", ".1f"), ("landed_pct", ".0f"))]
+    greedy = [("-" if row.get(key) is None else format(row[key], spec)) for key, spec in
+              (("eval_mean", ".1f"), ("landed_pct", ".0f"), *COSTS)]
     return TABLE.row([str(row["seed"]), solved, str(row["episodes"]), str(row["env_steps"]),
                       f"{row['wall_s']:.1f}", f"{row['env_steps_per_s']:.0f}", *greedy])
 
@@ -95,7 +99,7 @@ def format_row(row: dict[str, Any]) -> str:
 def format_summary_rows(agg: dict[str, Any]) -> list[str]:
     """The "median" and "worst" rows ("worst": slowest to solve, lowest rate and greedy scores;
     ">=" marks a figure that unsolved seeds make a lower bound)."""
-    keys = ("solved", *(key for key, _ in (*TO_SOLVE, *OTHERS)))
+    keys = ("solved", *(key for key, _ in (*TO_SOLVE, *OTHERS, *COSTS)))
     return [TABLE.row([label, *(cells[key] for key in keys)])
             for label, cells in (("median", summary_cells(agg, "medians")),
                                  ("worst", summary_cells(agg, "worst")))]

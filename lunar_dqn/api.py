@@ -20,10 +20,11 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from lunar_dqn.cli import one_line
-from lunar_dqn.config import compose_config, validate
+from lunar_dqn.config import compose_config
 from lunar_dqn.errors import ConfigError
 from lunar_dqn.play.evaluation import choose_subject, load_subject, options_for
 from lunar_dqn.play.policy import Policy
+from lunar_dqn.validation import validate
 
 __all__ = ["compose", "load"]
 

@@ -1,9 +1,9 @@
-"""Typed config schemas, registered in Hydra's ConfigStore, and their validation.
+"""Typed config schemas, registered in Hydra's ConfigStore, and the composed configs.
 
 The schemas hold only types: every default value lives in one place, the YAML files under
 `lunar_dqn/conf/` (one key a line, with its meaning). Hydra fills the schemas from them and
-rejects unknown keys and wrong types; `validate` rejects values out of range before any work
-starts.
+rejects unknown keys and wrong types; `lunar_dqn.validation` rejects values out of range
+before any work starts.
 """
 
 from __future__ import annotations
@@ -16,9 +16,6 @@ from typing import Any
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
-
-from lunar_dqn.errors import ConfigError
-from lunar_dqn.keys import check_known_keys
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"  # shipped inside the package
 BACKWARDS = ("auto", "fused", "manual", "autograd")  # agent.backward: see lunar_dqn/algo/learner.py
@@ -79,6 +76,13 @@ class TrainConfig:
     stop_when_solved: bool = MISSING
     checkpoint_every: int = MISSING
     saved_network: str = MISSING
+    polish_env_steps: int = MISSING
+
+
+@dataclass
+class EvalConfig:
+    every_env_steps: int | None = MISSING
+    episodes: int = MISSING
 
 
 @dataclass
@@ -88,6 +92,7 @@ class Config:
     buffer: BufferConfig = field(default_factory=BufferConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
     seed: int = MISSING
     device: str = MISSING
     torch_threads: int = MISSING
@@ -95,7 +100,7 @@ class Config:
 
 
 GROUPS = {"env": EnvConfig, "agent": AgentConfig, "buffer": BufferConfig,
-          "logger": LoggerConfig, "train": TrainConfig}
+          "logger": LoggerConfig, "train": TrainConfig, "eval": EvalConfig}
 
 
 def register_configs() -> None:
@@ -161,83 +166,3 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[name] = value
     return flat
-
-
-def _check(ok: bool, key: str, value: Any, allowed: str) -> None:
-    if not ok:
-        raise ConfigError(f"{key}={value!r} is invalid: {allowed}")
-
-
-SEEDS = 2**32  # NumPy's global seed must be below this
-
-
-def validate(cfg: Any) -> None:
-    """Refuse keys no schema knows and every value the schema's types cannot check; raise
-    ConfigError naming the key."""
-    check_known_keys(cfg, Config)
-    a, e, b, t = cfg.agent, cfg.env, cfg.buffer, cfg.train
-    _check(0 <= cfg.seed < SEEDS, "seed", cfg.seed, f"must be in [0, {SEEDS - 1}]")
-    _check(0.0 < a.tau <= 1.0, "agent.tau", a.tau, "must be in (0, 1]")
-    _check(0.0 <= a.gamma <= 1.0, "agent.gamma", a.gamma, "must be in [0, 1]")
-    _check(a.learning_rate > 0, "agent.learning_rate", a.learning_rate, "must be > 0")
-    _check(a.learning_rate_min > 0, "agent.learning_rate_min", a.learning_rate_min, "must be > 0")
-    _check(a.learning_rate_decay_steps is None or a.learning_rate_min <= a.learning_rate,
-           "agent.learning_rate_min", a.learning_rate_min,
-           "must be <= agent.learning_rate when agent.learning_rate_decay_steps is set")
-    _check(a.learning_rate_decay_steps is None or a.learning_rate_decay_steps >= 1,
-           "agent.learning_rate_decay_steps", a.learning_rate_decay_steps, "must be >= 1 or null")
-    _check(a.batch_size >= 1, "agent.batch_size", a.batch_size, "must be >= 1")
-    _check(a.replay_ratio >= 1, "agent.replay_ratio", a.replay_ratio, "must be >= 1")
-    _check(a.n_step >= 1, "agent.n_step", a.n_step, "must be >= 1")
-    _check(a.target_update_every >= 1, "agent.target_update_every", a.target_update_every,
-           "must be >= 1")
-    _check(a.epsilon_decay_steps is None or a.epsilon_decay_steps >= 1,
-           "agent.epsilon_decay_steps", a.epsilon_decay_steps, "must be >= 1 or null")
-    _check(
-        len(a.hidden_sizes) >= 1 and all(h >= 1 for h in a.hidden_sizes),
-        "agent.hidden_sizes", list(a.hidden_sizes), "must be a non-empty list of sizes >= 1",
-    )
-    _check(a.loss in ("mse", "huber"), "agent.loss", a.loss, "must be 'mse' or 'huber'")
-    _check(a.backward in BACKWARDS, "agent.backward", a.backward,
-           "must be 'auto', 'fused', 'manual' or 'autograd'")
-    _check(
-        a.max_grad_norm is None or a.max_grad_norm > 0,
-        "agent.max_grad_norm", a.max_grad_norm, "must be > 0 or null",
-    )
-    _check(0.0 <= a.epsilon_min <= 1.0, "agent.epsilon_min", a.epsilon_min, "must be in [0, 1]")
-    _check(
-        a.epsilon_min <= a.epsilon_start <= 1.0,
-        "agent.epsilon_start", a.epsilon_start, "must be in [agent.epsilon_min, 1]",
-    )
-    _check(0.0 < a.epsilon_decay <= 1.0, "agent.epsilon_decay", a.epsilon_decay,
-           "must be in (0, 1]")
-    _check(b.capacity >= 1, "buffer.capacity", b.capacity, "must be >= 1")
-    _check(
-        a.batch_size <= b.capacity,
-        "agent.batch_size", a.batch_size, f"must be <= buffer.capacity ({b.capacity})",
-    )
-    _check(e.num_envs >= 1, "env.num_envs", e.num_envs, "must be >= 1")
-    _check(
-        e.vectorization_mode in ("sync", "async"),
-        "env.vectorization_mode", e.vectorization_mode, "must be 'sync' or 'async'",
-    )
-    _check(
-        e.max_episode_steps is None or e.max_episode_steps >= 1,
-        "env.max_episode_steps", e.max_episode_steps, "must be >= 1 or null",
-    )
-    _check(t.max_env_steps >= 1, "train.max_env_steps", t.max_env_steps, "must be >= 1")
-    _check(t.max_episodes >= 1, "train.max_episodes", t.max_episodes, "must be >= 1")
-    _check(t.solve_window >= 1, "train.solve_window", t.solve_window, "must be >= 1")
-    _check(t.checkpoint_every >= 1, "train.checkpoint_every", t.checkpoint_every, "must be >= 1")
-    _check(t.saved_network in ("target", "online"), "train.saved_network", t.saved_network,
-           "must be 'target' or 'online'")
-    log_every, lg = cfg.logger.log_every_steps, cfg.logger
-    _check(log_every >= 1, "logger.log_every_steps", log_every, "must be >= 1")
-    _check(lg.video_episodes >= 1, "logger.video_episodes", lg.video_episodes, "must be >= 1")
-    _check(lg.gif_every_steps is None or lg.gif_every_steps >= 1, "logger.gif_every_steps",
-           lg.gif_every_steps, "must be >= 1 or null")
-    _check(cfg.torch_threads >= 1, "torch_threads", cfg.torch_threads, "must be >= 1")
-    _check(
-        cfg.device == "auto" or cfg.device == "cpu" or cfg.device.startswith("cuda"),
-        "device", cfg.device, "must be 'auto', 'cpu', 'cuda' or 'cuda:N'",
-    )

@@ -18,7 +18,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from lunar_dqn.cli import DIVERGED_EXIT, FAULT_EXIT, USER_ERRORS, fail, run_hydra_app
-from lunar_dqn.config import CONF_DIR, Config, register_configs, validate
+from lunar_dqn.config import CONF_DIR, Config, register_configs
 from lunar_dqn.errors import ConfigError, Diverged, Interrupted, WriteFault
 from lunar_dqn.overrides import overrides_from_defaults
 from lunar_dqn.run.console import log_lines, prefix_console_lines
@@ -33,6 +33,8 @@ from lunar_dqn.run.rundir import (
     write_failure,
 )
 from lunar_dqn.run.trainer import Trainer
+from lunar_dqn.sweep.objective import objective, unsolved_penalty
+from lunar_dqn.validation import validate
 
 __all__ = ["cli", "main", "train"]
 
@@ -76,18 +78,6 @@ def run_training(cfg: Any, run_dir: Path, resume: bool) -> dict[str, Any]:
     return summary
 
 
-def _penalty(cfg: Any) -> float:
-    """Twice the budget: a sweeper ranks an unsolved or failed run below every solved one."""
-    return 2.0 * max(cfg.train.max_env_steps, 1)
-
-
-def _objective(summary: dict[str, Any], cfg: Any) -> float:
-    """Env steps to solve, or the penalty."""
-    if summary.get("solved_env_steps") is not None:
-        return float(summary["solved_env_steps"])
-    return _penalty(cfg)
-
-
 def _record_failure(run_dir: Path, message: str, resume: bool) -> None:
     """A sweep job that failed records why in its own summary.json, unless it was continuing a
     run, whose summary stays as that run left it."""
@@ -103,8 +93,8 @@ register_configs()
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def main(cfg: DictConfig) -> float:
-    """Returns the objective a sweeper minimises (see `_objective`). In a sweep, a job that
-    fails records its error and returns, so the other jobs go on."""
+    """Returns the objective a sweeper minimises (`lunar_dqn.sweep.objective`). In a sweep, a
+    job that fails records its error and returns, so the other jobs go on."""
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     sweeping = hydra_cfg.mode == RunMode.MULTIRUN
@@ -122,12 +112,12 @@ def main(cfg: DictConfig) -> float:
                                     cfg)
                 if requeued:
                     log.info("a requeued job: continuing from the checkpoint in %s", run_dir)
-            return _objective(run_training(cfg, run_dir, resume), cfg)
+            return objective(run_training(cfg, run_dir, resume), cfg.train.max_env_steps)
         except USER_ERRORS as err:
             if sweeping:
                 log.error("%s", err)
                 _record_failure(run_dir, str(err), resume)
-                return _penalty(cfg)
+                return unsolved_penalty(cfg.train.max_env_steps)
             # nothing was done: leave no half-written run behind, nothing in the resumed one
             if resume:
                 remove_empty_log(run_dir)
@@ -137,12 +127,12 @@ def main(cfg: DictConfig) -> float:
         except WriteFault as err:  # recorded in summary.json by the trainer, if it could
             log.error("%s", err)
             if sweeping:
-                return _penalty(cfg)
+                return unsolved_penalty(cfg.train.max_env_steps)
             fail(str(err), FAULT_EXIT)
         except Diverged as err:
             log.error("diverged: %s", err)
             if sweeping:
-                return _penalty(cfg)
+                return unsolved_penalty(cfg.train.max_env_steps)
             fail(f"training diverged: {err}", DIVERGED_EXIT)
         except Interrupted as err:
             log.warning("stopped by %s at a checkpoint; continue with: python -m lunar_dqn.train "
@@ -150,13 +140,14 @@ def main(cfg: DictConfig) -> float:
             if not (sweeping and under_submitit()):
                 raise SystemExit(128 + err.signum) from None
             hand_over(err.signum)  # submitit requeues the job (and ends this process)...
-            return _penalty(cfg)  # ...or it will not: the job ends as interrupted
+            # ...or it will not: the job ends as interrupted
+            return unsolved_penalty(cfg.train.max_env_steps)
         except Exception as err:
             if not sweeping:
                 raise
             log.exception("this job failed; the sweep goes on")
             _record_failure(run_dir, f"{type(err).__name__}: {err}", resume)
-            return _penalty(cfg)
+            return unsolved_penalty(cfg.train.max_env_steps)
 
 
 def cli() -> None:

@@ -12,7 +12,15 @@ import pytest
 import torch
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from benchmarks import compare, learners, profile_loop, side_by_side, throughput, time_to_solve
+from benchmarks import (
+    compare,
+    eval_choices,
+    learners,
+    profile_loop,
+    side_by_side,
+    throughput,
+    time_to_solve,
+)
 from benchmarks.anchor.runner import run_seed
 from benchmarks.harness import (
     Table,
@@ -114,10 +122,12 @@ def test_compose_checked_validates_ranges():
 # -- time to solve --------------------------------------------------------------------------------
 
 
-def row(seed, solved, episodes, env_steps, wall, sps=1000.0, mean=250.0, landed=95.0):
+def row(seed, solved, episodes, env_steps, wall, sps=1000.0, mean=250.0, landed=95.0,
+        eval_s=None, polish_s=None):
     return {"seed": seed, "status": "solved" if solved else "budget", "solved": solved,
             "episodes": episodes, "env_steps": env_steps,
-            "wall_s": wall, "env_steps_per_s": sps, "eval_mean": mean, "landed_pct": landed}
+            "wall_s": wall, "env_steps_per_s": sps, "eval_mean": mean, "landed_pct": landed,
+            "eval_s": eval_s, "polish_s": polish_s}
 
 
 def test_cli_passes_overrides_through_and_puts_its_own_last():
@@ -146,20 +156,27 @@ def test_cli_refuses_keys_the_benchmark_sets(override, capsys):
 
 def test_summary_row_uses_the_solve_when_solved_and_the_budget_when_not():
     summary = {"status": "solved", "solved": True, "solved_episode": 300,
-               "solved_env_steps": 90_000, "episodes": 300, "env_steps": 90_000,
-               "gradient_steps": 22_500, "wall_time_s": 9.0}
+               "solved_env_steps": 90_000, "episodes": 330, "env_steps": 120_000,
+               "gradient_steps": 22_500, "wall_time_s": 12.0, "solved_wall_time_s": 9.0,
+               "eval_time_s": 1.5}
     evaluation = {"episodes": 100, "mean": 260.0, "std": 20.0, "min": 120.0,
                   "landed_share": 0.93}
     solved = seed_row(4, Run(REPO, summary, (), "seed4", evaluation))
     assert (solved["episodes"], solved["env_steps"], solved["wall_s"]) == (300, 90_000, 9.0)
     assert solved["env_steps_per_s"] == 10_000 and solved["landed_pct"] == pytest.approx(93)
+    assert (solved["eval_s"], solved["polish_s"]) == (1.5, 3.0)  # polish: after the solve
     unsolved = seed_row(4, Run(REPO, {**summary, "status": "budget", "solved": False,
                                       "solved_episode": None, "solved_env_steps": None,
-                                      "episodes": 900, "env_steps": 1_000_000},
-                               (), "seed4", evaluation))
-    assert (unsolved["episodes"], unsolved["env_steps"]) == (900, 1_000_000)
+                                      "solved_wall_time_s": None, "episodes": 900,
+                                      "env_steps": 1_000_000}, (), "seed4", evaluation))
+    assert (unsolved["episodes"], unsolved["env_steps"], unsolved["wall_s"]) == (
+        900, 1_000_000, 12.0)
+    assert unsolved["polish_s"] is None
     assert time_to_solve.format_row(solved).split() == [
-        "4", "yes", "300", "90000", "9.0", "10000", "260.0", "93"]
+        "4", "yes", "300", "90000", "9.0", "10000", "260.0", "93", "1.5", "3.0"]
+    # a run written before the loop's time to solve was recorded: its wall-clock if it stopped
+    older = {k: v for k, v in summary.items() if k not in ("solved_wall_time_s", "eval_time_s")}
+    assert seed_row(4, Run(REPO, {**older, "env_steps": 90_000}, (), "s"))["wall_s"] == 12.0
 
 
 def test_a_diverged_seed_is_a_row_without_greedy_figures():
@@ -169,7 +186,7 @@ def test_a_diverged_seed_is_a_row_without_greedy_figures():
     diverged = seed_row(1, Run(REPO, summary, (), "seed1"))
     assert diverged["eval_mean"] is None and diverged["landed_pct"] is None
     assert time_to_solve.format_row(diverged).split() == [
-        "1", "diverged", "250", "60000", "6.0", "10000", "-", "-"]
+        "1", "diverged", "250", "60000", "6.0", "10000", "-", "-", "-", "-"]
     agg = aggregate([diverged, row(0, True, 300, 80_000, 8.0, mean=260, landed=95),
                                    row(2, True, 400, 90_000, 9.0, mean=240, landed=91)])
     assert agg["medians"]["eval_mean"] == 250 and agg["worst"]["landed_pct"] == 91
@@ -179,20 +196,25 @@ def test_a_diverged_seed_is_a_row_without_greedy_figures():
 
 
 def test_medians_and_worst_over_seeds():
-    rows = [row(0, True, 300, 80_000, 8.0, sps=9000, mean=260, landed=95),
-            row(1, True, 500, 120_000, 14.0, sps=8000, mean=240, landed=90),
-            row(2, True, 400, 100_000, 10.0, sps=10000, mean=270, landed=97)]
+    rows = [row(0, True, 300, 80_000, 8.0, sps=9000, mean=260, landed=95, eval_s=1.0, polish_s=4),
+            row(1, True, 500, 120_000, 14.0, sps=8000, mean=240, landed=90, eval_s=2.0,
+                polish_s=6),
+            row(2, True, 400, 100_000, 10.0, sps=10000, mean=270, landed=97, eval_s=3.0,
+                polish_s=5)]
     agg = aggregate(rows)
     assert agg["medians"] == {"solved": 3, "seeds": 3, "episodes": 400, "env_steps": 100_000,
                               "wall_s": 10.0, "env_steps_per_s": 9000, "eval_mean": 260,
-                              "landed_pct": 95}
+                              "landed_pct": 95, "eval_s": 2.0, "polish_s": 5}
+    # the worst costs are the largest
     assert agg["worst"] == {"solved": 3, "seeds": 3, "episodes": 500, "env_steps": 120_000,
                             "wall_s": 14.0, "env_steps_per_s": 8000, "eval_mean": 240,
-                            "landed_pct": 90}
+                            "landed_pct": 90, "eval_s": 3.0, "polish_s": 6}
     assert agg["lower_bounds"] == []
     median, worst = time_to_solve.format_summary_rows(agg)
-    assert median.split() == ["median", "3/3", "400", "100000", "10.0", "9000", "260.0", "95"]
-    assert worst.split() == ["worst", "3/3", "500", "120000", "14.0", "8000", "240.0", "90"]
+    assert median.split() == ["median", "3/3", "400", "100000", "10.0", "9000", "260.0", "95",
+                              "2.0", "5.0"]
+    assert worst.split() == ["worst", "3/3", "500", "120000", "14.0", "8000", "240.0", "90",
+                             "3.0", "6.0"]
 
 
 def test_unsolved_seeds_make_the_to_solve_medians_lower_bounds():
@@ -205,6 +227,43 @@ def test_unsolved_seeds_make_the_to_solve_medians_lower_bounds():
     median, worst = time_to_solve.format_summary_rows(agg)
     assert median.split()[:5] == ["median", "2/3", "400", ">=90000", ">=9.0"]
     assert worst.split()[:5] == ["worst", "2/3", ">=900", ">=100000", ">=10.0"]
+
+
+# -- eval_choices -------------------------------------------------------------------------------
+
+
+def test_eval_choices_hands_over_what_a_run_with_that_choice_would():
+    points = {5000: [10, 0], 8000: [50, 50], 10000: [60, 0], 15000: [30, 30], 20000: [60, 60],
+              28000: [90, 90]}  # solved at 8000; 28000 ends a polish of 20 000
+    records = [{"env_steps": s, "points": p, "steps": [1, 1]} for s, p in points.items()]
+    assert eval_choices.handed_over(records, 8000, None, 0, 0) == (1, [])  # the solved network
+    assert eval_choices.handed_over(records, 8000, None, 0, 20000) == (5, [])  # the last
+    # every 5000 until the solve, and the solve: 5000 and 8000
+    assert eval_choices.handed_over(records, 8000, 5000, 2, 0) == (1, [0, 1])
+    # every 10 000, the solve and the polish's end; the first episode's points: the best is last
+    assert eval_choices.handed_over(records, 8000, 10000, 1, 20000) == (5, [1, 2, 4, 5])
+    # 10 000 and 20 000 tie on one episode: the earlier is kept; on two, 20 000 wins
+    assert eval_choices.handed_over(records[:5], 8000, 5000, 1, 12000)[0] == 2
+    assert eval_choices.handed_over(records[:5], 8000, 5000, 2, 12000)[0] == 4
+
+
+@pytest.mark.slow
+def test_eval_choices_runs_on_a_tiny_config(tmp_path):
+    out = tmp_path / "choices.json"
+    result = run_module("benchmarks.eval_choices", "--seeds", "0", "--grid", "200", "--episodes",
+                        "2", "--every", "200", "400", "--k", "1", "2", "--polish", "400",
+                        "--test-episodes", "2", "--out", str(out), "--", "debug=smoke",
+                        "train.max_episodes=100", cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(out.read_text())
+    labels = [row["choice"] for row in doc["rows"]]
+    assert labels[:2] == ["solved (no eval)", "last of P=0.4k (no eval)"]
+    assert len(labels) == 2 + 2 * 2 * 2 and "best E=0.4k K=2 P=0.4k" in labels
+    (seed,) = doc["seeds"]
+    steps = [r["env_steps"] for r in seed["records"]]
+    solved = seed["solved_env_steps"]
+    assert solved in steps and solved + 400 in steps and steps == sorted(steps)
+    assert all(len(r["points"]) == 2 for r in seed["records"])
 
 
 # -- compare --------------------------------------------------------------------------------------
@@ -422,10 +481,16 @@ def test_time_to_solve_trains_evaluates_and_writes_json(tmp_path):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["solved_env_steps"] == r["env_steps"] and summary["episodes"] == 5
     assert (run_dir / "lunar_lander_model.pt").is_file()
-    # evaluated as `python -m lunar_dqn.evaluate run_dir=...` does it, into the run directory
+    # the model the run hands over (the best of its evaluations during training, the last one at
+    # the solve), evaluated as `python -m lunar_dqn.evaluate run_dir=...` does it, into the run
+    # directory
+    evaluations = (run_dir / "evaluations.csv").read_text().splitlines()[1:]
+    assert len(evaluations) == summary["evaluations"] >= 1
+    assert evaluations[-1].startswith(f"{r['env_steps']},")
     evaluation = json.loads((run_dir / "evaluation.json").read_text())
-    assert evaluation["model"] == str(run_dir / "lunar_lander_model.pt")
+    assert evaluation["model"] == str(run_dir / "best_model.pt")
     assert len(evaluation["points"]) == 3 and r["eval_mean"] == evaluation["mean"]
+    assert r["eval_s"] == summary["eval_time_s"] > 0 and r["polish_s"] >= 0
     assert doc["machine"]["calibration_env_steps_per_s"] > 0
     assert "; calibration: " in result.stdout
     assert "seed: 0" in (run_dir / ".hydra" / "config.yaml").read_text()

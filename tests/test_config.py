@@ -7,8 +7,9 @@ from omegaconf import OmegaConf
 from omegaconf.errors import ValidationError
 
 from conftest import CONF_DIR, REPO, compose_config
-from lunar_dqn.config import GROUPS, Config, default_config, group_defaults, validate
+from lunar_dqn.config import GROUPS, Config, default_config, group_defaults
 from lunar_dqn.errors import ConfigError
+from lunar_dqn.validation import validate
 
 
 def test_defaults_compose_and_validate():
@@ -110,7 +111,8 @@ DOCUMENTED_DEFAULTS = {
                "video": True, "video_episodes": 3, "gif_every_steps": None},
     "train": {"max_env_steps": 1_000_000, "max_episodes": 3000, "solve_score": 200.0,
               "solve_window": 100, "stop_when_solved": True, "checkpoint_every": 50_000,
-              "saved_network": "target"},
+              "saved_network": "target", "polish_env_steps": 0},
+    "eval": {"every_env_steps": 10_000, "episodes": 10},
     "seed": 0, "device": "auto", "torch_threads": 1, "resume": None,
 }
 

@@ -125,7 +125,8 @@ def test_wrong_run_directories(tmp_path):
     run = make_run(tmp_path / "run")
     (run / SOLVED_MODEL).unlink()
     (run / FINAL_MODEL).unlink()
-    assert error(run) == f"run_dir={run} has no model file ({SOLVED_MODEL} or {FINAL_MODEL})"
+    assert error(run) == (f"run_dir={run} has no model file (best_model.pt, {SOLVED_MODEL}, "
+                          f"{FINAL_MODEL})")
     (run / RUN_CONFIG).write_text("env: [unclosed\n")
     assert error(run).startswith(f"{run / RUN_CONFIG} is not a readable training config: ")
     (run / RUN_CONFIG).write_text("seed: 0\n")

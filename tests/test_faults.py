@@ -37,8 +37,9 @@ def test_a_full_disk_during_a_checkpoint_keeps_the_previous_one(tmp_path, monkey
     real_save = torch.save
 
     def disk_fills_up(obj, f, *args, **kwargs):
-        saves.append(obj.get("counters", {}).get("env_steps") if isinstance(obj, dict) else None)
-        if len(saves) == 2:  # the second checkpoint: the disk is full half-way through it
+        if isinstance(obj, dict) and "counters" in obj:  # a checkpoint, not a model file
+            saves.append(obj["counters"]["env_steps"])
+        if len(saves) == 2 and "counters" in obj:  # the second checkpoint: the disk fills up
             f.write(b"PK\x03\x04 a beginning")
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real_save(obj, f, *args, **kwargs)

@@ -22,6 +22,8 @@ FIXTURE = Path(__file__).resolve().parent / "fixtures" / "e5ed9db"
 # the run's own command again (its agent.backward, manual, was the default then), a larger budget
 RESUME_OVERRIDES = ["debug=smoke", "buffer.capacity=500", "train.max_env_steps=1200",
                     "train.max_episodes=1000"]
+NEW_SUMMARY_KEYS = ["solved_wall_time_s", "model", "model_eval_env_steps", "model_eval_points",
+                    "model_eval_landed", "model_passes", "evaluations", "eval_time_s"]
 
 
 @pytest.fixture
@@ -37,6 +39,8 @@ def test_an_older_run_resumes_exactly_as_its_own_version_did(old_run):
     assert cfg.agent.backward == "manual" and cfg.train.max_env_steps == 1200
     summary = train(cfg, old_run, resume=True)
     assert summary["env_steps"] == 1200 and summary["episodes"] == 12
+    # keys the older version lacked take what the command sets (debug=smoke's evaluation)
+    assert (cfg.eval.every_env_steps, summary["evaluations"]) == (500, 1)  # at 1000
     expected = FIXTURE / "expected"
     assert (old_run / "history.csv").read_text() == (expected / "resumed_history.csv").read_text()
     got = load_model(old_run / "final_model.pt")[0].state_dict()
@@ -62,12 +66,18 @@ def test_the_files_written_today_have_the_formats_of_the_older_version(old_run):
     train(resume_config(old_run, [f"resume={old_run}", *RESUME_OVERRIDES],
                         compose_config(f"resume={old_run}", *RESUME_OVERRIDES)),
           old_run, resume=True)
-    assert shape(load_checkpoint(old_run / "checkpoint.pt")) == shape(old_checkpoint)
+    new_checkpoint = shape(load_checkpoint(old_run / "checkpoint.pt"))
+    # what this version adds: the evaluation during training's state, the loop's time to solve
+    assert set(new_checkpoint.pop("evaluation")) == {
+        "next_env_steps", "env_steps", "points", "steps", "seconds", "best", "best_weights"}
+    assert new_checkpoint["counters"].pop("solved_wall_time") == "NoneType"  # solved before
+    assert new_checkpoint == shape(old_checkpoint)
     assert shape(torch.load(old_run / "final_model.pt", weights_only=True)) == shape(old_model)
     old_summary = json.loads(before["summary.json"])
     new_summary = json.loads((old_run / "summary.json").read_text())
-    # the same keys in the same order, then the budget the last session ran with
-    assert list(new_summary) == [*old_summary, "max_env_steps", "max_episodes"]
+    # the same keys in the same order, then the budget the last session ran with, the
+    # handed-over model's figures and the evaluations'
+    assert list(new_summary) == [*old_summary, "max_env_steps", "max_episodes", *NEW_SUMMARY_KEYS]
     assert (new_summary["max_env_steps"], new_summary["max_episodes"]) == (1200, 1000)
     assert (new_summary["episodes"], new_summary["env_steps"]) == (12, 1200)
     assert new_summary["solved_env_steps"] == old_summary["solved_env_steps"] == 538

@@ -31,9 +31,11 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 def write_run(run_dir: Path, overrides: list[str] | None, solved_env_steps: int | None,
               avg100: float, wall_time_s: float = 99.0, env_steps: int | None = None,
-              status: str | None = None, history: list[tuple[int, float]] = ()) -> None:
+              status: str | None = None, history: list[tuple[int, float]] = (),
+              **newer: Any) -> None:
     """A run directory as `lunar_dqn.train` leaves it; a solved run stopped where it solved
-    unless `env_steps` says otherwise. `history`: (env steps, average) rows."""
+    unless `env_steps` says otherwise. `history`: (env steps, average) rows. `newer`: summary
+    keys of today's version (the fixture's runs are of the version before them)."""
     run_dir.mkdir(parents=True)
     if overrides is not None:
         (run_dir / ".hydra").mkdir()
@@ -46,6 +48,7 @@ def write_run(run_dir: Path, overrides: list[str] | None, solved_env_steps: int 
         "solved_env_steps": solved_env_steps, "episodes": 150,
         "env_steps": env_steps or solved_env_steps or 9000, "gradient_steps": 2000,
         "wall_time_s": wall_time_s, "avg100": avg100, "version": "0.1.0", "git_commit": "abc",
+        **newer,
     }
     (run_dir / "summary.json").write_text(json.dumps(summary))
     if history:
@@ -148,6 +151,37 @@ def test_wall_clock_to_solve_counts_only_runs_that_stopped_when_they_solved(tmp_
     assert report.wall_time_s.mean == 12.0
 
 
+def test_wall_clock_to_solve_is_the_loops_time_until_the_solve_when_recorded(tmp_path):
+    write_run(tmp_path / "polished", ["seed=0"], 1000, 210.0, wall_time_s=50.0, env_steps=9000,
+              solved_wall_time_s=8.0)
+    write_run(tmp_path / "stopped", ["seed=1"], 3000, 210.0, wall_time_s=12.0,
+              solved_wall_time_s=11.5)
+    assert summarize(find_runs(tmp_path)).wall_time_s.median == pytest.approx(9.75)
+
+
+def test_models_below_the_bar_rank_their_setting_behind_and_show_in_the_table(tmp_path):
+    # fast: solves in fewer env steps, but one of its two models misses the bar
+    write_run(tmp_path / "f0", ["agent.tau=0.01", "seed=0"], 1000, 210.0, model_eval_points=150.0,
+              model_passes=False)
+    write_run(tmp_path / "f1", ["agent.tau=0.01", "seed=1"], 1000, 210.0, model_eval_points=260.0,
+              model_passes=True)
+    write_run(tmp_path / "s0", ["agent.tau=0.001", "seed=0"], 3000, 210.0,
+              model_eval_points=250.0, model_passes=True)
+    write_run(tmp_path / "s1", ["agent.tau=0.001", "seed=1"], 5000, 210.0,
+              model_eval_points=270.0, model_passes=True)
+    # unevaluated models (an older run, or evaluation off) are not held against a setting
+    write_run(tmp_path / "o0", ["agent.tau=0.1", "seed=0"], 2000, 210.0)
+    write_run(tmp_path / "o1", ["agent.tau=0.1", "seed=1"], None, 210.0)
+    main([str(tmp_path)])
+    rows = read_csv_rows(tmp_path / "report.csv")
+    assert [r["setting"] for r in rows] == ["agent.tau=0.001", "agent.tau=0.01", "agent.tau=0.1"]
+    assert [r["models_below_bar"] for r in rows] == ["0", "1", "0"]
+    assert [r["model_eval_points_median"] for r in rows] == ["260.0", "205.0", ""]
+    markdown = (tmp_path / "report.md").read_text()
+    assert "| agent.tau=0.01 | 2 | 2/2 (100%) | 1,000 | 1,000 | 1,000 to 1,000 | 99.0 | 99.0 " \
+           "| 99.0 to 99.0 | 210.0 | 205.0 | 1 | - |" in markdown
+
+
 def test_failed_diverged_and_interrupted_runs_count_as_not_solved(tmp_path):
     write_run(tmp_path / "0", ["seed=0"], 1000, 210.0, 10.0)
     write_run(tmp_path / "1", ["seed=1"], None, -300.0, status="diverged")
@@ -206,7 +240,8 @@ def test_report_writes_ranked_csv_markdown_and_png(sweep, capsys):
         "wall_s_to_solve_median": "50.0", "wall_s_to_solve_mean": "43.333",
         "wall_s_to_solve_ci95_low": fast["wall_s_to_solve_ci95_low"],
         "wall_s_to_solve_ci95_high": fast["wall_s_to_solve_ci95_high"],
-        "final_avg100_mean": "216.667", "other_outcomes": "",
+        "final_avg100_mean": "216.667", "model_eval_points_median": "",
+        "models_below_bar": "0", "other_outcomes": "",
     }
     assert 20.0 <= float(fast["wall_s_to_solve_ci95_low"]) < 43.333
     assert 43.333 < float(fast["wall_s_to_solve_ci95_high"]) <= 60.0
@@ -221,7 +256,7 @@ def test_report_writes_ranked_csv_markdown_and_png(sweep, capsys):
         in markdown
     assert "| (no overrides.yaml) extra/lost | 1 | 0/1 (0%) | - | - | - | - | - | - | -50.0 |" \
         in markdown
-    assert "Env steps to solve count solved runs only" in " ".join(markdown.split())
+    assert "Env steps and wall-clock to solve count solved runs only" in " ".join(markdown.split())
     assert markdown in printed
     assert (sweep / "report.png").read_bytes().startswith(PNG_MAGIC)
 

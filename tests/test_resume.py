@@ -19,7 +19,7 @@ from lunar_dqn.errors import CheckpointError, ConfigError, Diverged
 from lunar_dqn.run.checkpoint import load_checkpoint, load_model, save_checkpoint
 from lunar_dqn.run.logger import EPISODE_POINTS
 from lunar_dqn.run.resume import resume_config
-from lunar_dqn.run.rundir import CHECKPOINT, LOCK
+from lunar_dqn.run.rundir import BEST_MODEL, CHECKPOINT, EVALUATIONS, LOCK
 from lunar_dqn.run.trainer import Trainer
 from lunar_dqn.train import train
 from tbutil import scalars
@@ -30,6 +30,12 @@ SMOKE = ("debug=smoke", "train.max_episodes=1000", "train.solve_score=1000")
 def history_points(run_dir: Path) -> list[float]:
     with open(run_dir / "history.csv") as f:
         return [float(row["points"]) for row in csv.DictReader(f)]
+
+
+def evaluation_rows(run_dir: Path) -> list[dict[str, str]]:
+    """evaluations.csv without the seconds (wall-clock differs from run to run)."""
+    with open(run_dir / EVALUATIONS) as f:
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(f)]
 
 
 def test_same_seed_gives_the_same_episode_returns(tmp_path):
@@ -246,6 +252,12 @@ def test_sigkill_at_random_moments_and_resume_matches_uninterrupted_run(tmp_path
     summary = json.loads((run / "summary.json").read_text())
     assert summary["env_steps"] == budget and summary["status"] == "budget"
     assert not list(run.glob(".*.tmp"))  # a write cut by a kill is cleaned at the next start
+    # the evaluations during training (debug=smoke: every 500 env steps) and the best model too
+    assert evaluation_rows(run) == evaluation_rows(reference)
+    assert len(evaluation_rows(run)) == budget // 500
+    a = load_model(reference / BEST_MODEL)[0].state_dict()
+    b = load_model(run / BEST_MODEL)[0].state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 STOPPED = ("env.vectorization_mode=async", "env.num_envs=2")

@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from conftest import CONF_DIR, REPO, run_module
 from lunar_dqn import report
+from lunar_dqn.sweep.objective import objective
 
 SMOKE_EPISODES = 8  # debug=smoke stops after 8 episodes
 
@@ -49,6 +50,28 @@ def test_optuna_search_config_minimises_over_a_seeded_tpe_search_space():
     assert set(sweeper.params) == {"agent.learning_rate", "agent.tau", "agent.batch_size",
                                    "agent.hidden_sizes", "agent.double_dqn"}
     assert compose_with_hydra().hydra.sweeper._target_.endswith("BasicSweeper")
+
+
+@pytest.mark.parametrize(("summary", "value"), [
+    ({"solved": True, "solved_env_steps": 90_000, "model_passes": True}, 90_000),
+    ({"solved": True, "solved_env_steps": 90_000, "model_passes": None}, 90_000),  # not evaluated
+    ({"solved": True, "solved_env_steps": 90_000}, 90_000),  # a summary from before the key
+    ({"solved": True, "solved_env_steps": 90_000, "model_passes": False}, 1_090_000),
+    ({"solved": False, "solved_env_steps": None, "model_passes": True}, 2_000_000),
+    ({"status": "failed", "solved": False, "error": "agent.tau=5.0 is invalid"}, 2_000_000),
+])
+def test_the_objective_is_env_steps_to_solve_with_a_penalty_for_a_model_below_the_bar(summary,
+                                                                                       value):
+    assert objective(summary, max_env_steps=1_000_000) == value
+
+
+def test_the_objective_ranks_good_models_then_bad_models_then_unsolved_runs():
+    def score(steps: int | None, passes: bool | None) -> float:
+        return objective({"solved": steps is not None, "solved_env_steps": steps,
+                          "model_passes": passes}, max_env_steps=500)
+
+    good, bad = [score(s, True) for s in (1, 499, 500)], [score(s, False) for s in (1, 500)]
+    assert max(good) < min(bad) and max(bad) <= score(None, None) == 1000
 
 
 @pytest.mark.slow

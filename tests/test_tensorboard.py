@@ -42,8 +42,8 @@ def test_episode_points_are_logged_against_env_steps_and_against_the_episode(tmp
         [float(r["average"]) for r in rows])
     assert [s for s, _ in tags[EPISODE_POINTS]] == list(range(1, len(rows) + 1))
     assert [s for s, _ in tags[AVERAGE_POINTS]] == list(range(1, len(rows) + 1))
-    # each group keeps one x-axis: episodes/ counts episodes, charts/ and losses/ env steps
-    assert {tag.split("/")[0] for tag in tags} == {"charts", "losses", "episodes", "final"}
+    # each group keeps one x-axis: episodes/ counts episodes, charts/, losses/, eval/ env steps
+    assert {tag.split("/")[0] for tag in tags} == {"charts", "losses", "eval", "episodes", "final"}
     assert all(tag in (EPISODE_POINTS, AVERAGE_POINTS) for tag in tags if tag.startswith("epi"))
 
 

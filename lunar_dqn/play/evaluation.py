@@ -20,7 +20,9 @@ from lunar_dqn.play.greedy import EVAL_SEED_BASE, LANDED_POINTS, greedy_returns,
 from lunar_dqn.play.video import check_screen, record_video, watch
 from lunar_dqn.run.checkpoint import load_model
 from lunar_dqn.run.rundir import (
+    BEST_MODEL,
     EVALUATION,
+    FINAL_MODEL,
     RUN_CONFIG,
     SOLVED_MODEL,
     episode_video,
@@ -30,6 +32,11 @@ from lunar_dqn.run.rundir import (
 )
 
 log = logging.getLogger(__name__)
+
+# How a run's model was chosen (lunar_dqn.run.rundir.HANDED_OVER), for the report.
+CHOSEN = {BEST_MODEL: "the best network of the evaluations during training",
+          SOLVED_MODEL: "saved when the run solved",
+          FINAL_MODEL: "saved when the run ended; it did not solve"}
 
 
 @dataclass
@@ -87,16 +94,14 @@ def validate_options(cfg: Any) -> None:
 
 
 def choose_subject(run_dir: str | None, checkpoint: str | None) -> Subject:
-    """run_dir: the run's solved model, else its final one. checkpoint: that file, with the
-    config of run_dir if given, else of the run directory it sits in, else the environment's
-    defaults."""
+    """run_dir: the model the run hands over (its best evaluated, else its solved, else its final
+    one). checkpoint: that file, with the config of run_dir if given, else of the run directory
+    it sits in, else the environment's defaults."""
     if checkpoint is None:
         run = Path(run_dir)
         settings = read_run_settings(run)
         model = find_model(run)
-        note = ("saved when the run solved" if model.name == SOLVED_MODEL
-                else "saved when the run ended; it did not solve")
-        return Subject(model, settings.env, settings.hidden_sizes, note)
+        return Subject(model, settings.env, settings.hidden_sizes, CHOSEN[model.name])
     model = Path(checkpoint)
     config_dir = Path(run_dir) if run_dir is not None else model.parent
     if run_dir is not None or (config_dir / RUN_CONFIG).is_file():

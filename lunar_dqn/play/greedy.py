@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
 
 from lunar_dqn.config import EnvConfig
 from lunar_dqn.run.envs import make_vec_env
+from lunar_dqn.seeds import TEST_SEED_BASE
 
-# Training resets its sub-envs with seeds seed + i for small i; evaluation episodes use
-# EVAL_SEED_BASE + k, far from any training seed.
-EVAL_SEED_BASE = 1_000_000
-LANDED_POINTS = 200.0
+# `evaluate`'s episodes: far from any training or validation seed (lunar_dqn.seeds).
+EVAL_SEED_BASE = TEST_SEED_BASE
+LANDED_POINTS = 200.0  # a greedy episode of at least this many points landed
 
 
 @torch.no_grad()
@@ -41,6 +44,30 @@ def greedy_returns(network: nn.Module, env_cfg: EnvConfig, episodes: int,
     finally:
         envs.close()
     return returns
+
+
+@torch.no_grad()
+def play_side_by_side(network: nn.Module, envs: Sequence[gym.Env],
+                      seeds: Sequence[int]) -> tuple[list[float], list[int]]:
+    """One greedy episode in each env (env i reset with `seeds[i]`), all stepped together with
+    one forward pass per step over the envs still playing. An env whose episode has ended is not
+    stepped again (a vector env would play on), so the cost is the sum of the episodes' lengths.
+    Returns each episode's points and steps."""
+    device = next(network.parameters()).device
+    obs = np.stack([env.reset(seed=seed)[0] for env, seed in zip(envs, seeds, strict=True)])
+    points, steps = [0.0] * len(envs), [0] * len(envs)
+    playing = list(range(len(envs)))
+    while playing:
+        actions = network(torch.as_tensor(obs[playing], device=device)).argmax(dim=1)
+        still = []
+        for i, action in zip(playing, actions.tolist(), strict=True):
+            obs[i], reward, terminated, truncated, _ = envs[i].step(action)
+            points[i] += float(reward)
+            steps[i] += 1
+            if not (terminated or truncated):
+                still.append(i)
+        playing = still
+    return points, steps
 
 
 def summarize(returns: list[float]) -> dict[str, float]:

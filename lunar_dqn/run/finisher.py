@@ -1,6 +1,7 @@
 """What a run writes into its directory besides checkpoints, through the names
-`lunar_dqn.run.rundir` owns: a model file when it solves, its outcome (history and summary), and
-at its end the final model, closing figures, training curve and closing episodes' videos."""
+`lunar_dqn.run.rundir` owns: a model file when it solves, its outcome (history, evaluations and
+summary), and at its end the final model, closing figures, training curve and closing episodes'
+videos."""
 
 from __future__ import annotations
 
@@ -21,13 +22,16 @@ from lunar_dqn.run.checkpoint import load_model, save_model
 from lunar_dqn.run.logger import CLOSING_VIDEO_TAG
 from lunar_dqn.run.provenance import git_commit
 from lunar_dqn.run.rundir import (
+    BEST_MODEL,
     CHECKPOINT,
+    EVALUATIONS,
     FINAL_MODEL,
     HISTORY,
     SUMMARY_FIGURES,
     TRAINING_CURVE,
     episode_video,
     find_model,
+    handed_over,
     write_summary,
 )
 
@@ -42,9 +46,26 @@ def saved_network(trainer: Trainer) -> nn.Module:
     return getattr(trainer.agent, trainer.cfg.train.saved_network)
 
 
-def save_model_file(trainer: Trainer, name: str) -> None:
-    save_model(trainer.run_dir / name, saved_network(trainer), trainer.obs_dim,
-               trainer.num_actions, list(trainer.cfg.agent.hidden_sizes), trainer.cfg.env.id)
+def save_model_file(trainer: Trainer, name: str, network: nn.Module | None = None) -> None:
+    """`network` (default: the saved network, `train.saved_network`) as the model file `name`."""
+    network = saved_network(trainer) if network is None else network
+    save_model(trainer.run_dir / name, network, trainer.obs_dim, trainer.num_actions,
+               list(trainer.cfg.agent.hidden_sizes), trainer.cfg.env.id)
+
+
+def handed_over_figures(trainer: Trainer) -> dict[str, Any]:
+    """The model the run hands over (`rundir.HANDED_OVER`), its greedy quality as the
+    evaluations during training measured it (null where they did not: evaluation off), and
+    whether that reaches `train.solve_score`, the bar of the sweeps' objective."""
+    model = handed_over(trainer.run_dir)
+    best = trainer.evaluator.best.evaluation
+    if model is None or model.name != BEST_MODEL or best is None:
+        best = None
+    return {"model": None if model is None else model.name,
+            "model_eval_env_steps": None if best is None else best.env_steps,
+            "model_eval_points": None if best is None else round(best.mean, 3),
+            "model_eval_landed": None if best is None else best.landed,
+            "model_passes": None if best is None else best.mean >= trainer.cfg.train.solve_score}
 
 
 def summary(trainer: Trainer, status: str, error: str | None = None) -> dict[str, Any]:
@@ -64,6 +85,10 @@ def summary(trainer: Trainer, status: str, error: str | None = None) -> dict[str
         # the budget this (last) session of the run had: a resume may have raised it
         "max_env_steps": trainer.cfg.train.max_env_steps,
         "max_episodes": trainer.cfg.train.max_episodes,
+        "solved_wall_time_s": (None if trainer.solved_wall_time is None
+                               else round(trainer.solved_wall_time, 3)),
+        **handed_over_figures(trainer),
+        **trainer.evaluator.figures(),
     }
     if error is not None:
         result["error"] = error
@@ -71,8 +96,10 @@ def summary(trainer: Trainer, status: str, error: str | None = None) -> dict[str
 
 
 def write_outcome(trainer: Trainer, status: str, error: str | None = None) -> dict[str, Any]:
-    """history.csv and summary.json, for a run that ended (or stopped) with `status`."""
+    """history.csv, evaluations.csv and summary.json, for a run that ended (or stopped) with
+    `status`."""
     trainer.history.write_csv(trainer.run_dir / HISTORY)
+    trainer.evaluator.write_csv(trainer.run_dir / EVALUATIONS)
     result = summary(trainer, status, error)
     write_summary(trainer.run_dir, result)
     return result

@@ -6,6 +6,7 @@ it was loaded.)"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,11 +23,14 @@ if TYPE_CHECKING:
 TOP_KEYS = ("config", "agent", "buffer", "nstep", "counters", "history", "envs", "rng")
 
 
-def restore_checked(trainer: Trainer, state: dict[str, Any], path: Path) -> None:
+def restore_checked(trainer: Trainer, state: dict[str, Any], path: Path,
+                    before: Callable[[], None] = lambda: None) -> None:
     """Put `trainer` back where `state` (read from `path`) left it, once the state passed every
-    check; CheckpointError otherwise."""
+    check; CheckpointError otherwise. `before` runs between the checks and the restore (which
+    rewrites files), so a refusal it raises changes nothing."""
     problems = checkpoint_problems(state, trainer)
     if not problems:
+        before()
         try:
             restore(trainer, state)
         except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as err:

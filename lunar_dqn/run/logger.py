@@ -26,6 +26,8 @@ EPISODE_POINTS = "episodes/points"
 AVERAGE_POINTS = "episodes/avg100_points"
 # the episode-numbered tags of runs written before they moved to their own group
 EPISODE_TAGS = (EPISODE_POINTS, AVERAGE_POINTS, "charts/episode_points", "charts/avg100_points")
+EVAL_POINTS = "eval/mean_points"  # the evaluations during training, against env steps
+EVAL_LANDED = "eval/landed"  # their share of episodes of 200 points or more
 FINAL_PREFIX = "final/"  # the run's closing figures (HParams metrics), written at its end
 # Images: the closing episodes (step K: episode K) and the greedy episodes filmed during
 # training (logger.gif_every_steps; step: the env step).

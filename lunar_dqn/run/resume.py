@@ -24,11 +24,12 @@ from tensorboard.backend.event_processing.event_file_loader import RawEventFileL
 from tensorboard.compat.proto.event_pb2 import Event
 
 from lunar_dqn.config import default_config, flatten
-from lunar_dqn.errors import CheckpointError, ConfigError
+from lunar_dqn.errors import ConfigError
+from lunar_dqn.run import evaluator
 from lunar_dqn.run.checkpoint import load_checkpoint
 from lunar_dqn.run.history import EpisodeHistory
 from lunar_dqn.run.logger import EPISODE_TAGS, FINAL_PREFIX, GREEDY_EPISODE_TAG, Logger
-from lunar_dqn.run.rundir import CHECKPOINT
+from lunar_dqn.run.rundir import CHECKPOINT, check_resumable
 
 if TYPE_CHECKING:
     from lunar_dqn.run.trainer import Trainer
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 
 # What may change when a run is resumed: budgets and conveniences, never the learning itself.
 SAFE_ON_RESUME = ("train.max_env_steps", "train.max_episodes", "train.stop_when_solved",
-                  "train.checkpoint_every", "train.saved_network",
+                  "train.checkpoint_every", "train.saved_network", "train.polish_env_steps",
                   "logger.progress_bar", "logger.log_every_steps", "logger.video",
                   "logger.video_episodes", "logger.gif_every_steps", "torch_threads",
                   "env.vectorization_mode", "agent.backward")
@@ -45,13 +46,15 @@ SAFE_ON_RESUME = ("train.max_env_steps", "train.max_episodes", "train.stop_when_
 
 def resume_config(run_dir: Path, overrides: list[str], current: DictConfig) -> DictConfig:
     """The config a run was trained with, plus the overrides that are safe to change."""
-    if not run_dir.is_dir():
-        raise CheckpointError(f"resume={str(run_dir)!r}: no such run directory")
-    if not (run_dir / CHECKPOINT).is_file():
-        raise CheckpointError(f"resume={str(run_dir)!r}: no {CHECKPOINT} there, nothing to resume")
-    saved = load_checkpoint(run_dir / CHECKPOINT)["config"]
+    check_resumable(run_dir)
+    saved = OmegaConf.create(load_checkpoint(run_dir / CHECKPOINT)["config"])
     defaults = default_config()
-    cfg = OmegaConf.merge(defaults, OmegaConf.create(saved))  # keys new since: the defaults
+    cfg = OmegaConf.merge(defaults, saved)
+    # keys new since the run's version: what the command sets (its presets, else the defaults)
+    new_keys = flatten(OmegaConf.to_container(defaults)).keys() - flatten(
+        OmegaConf.to_container(saved)).keys()
+    for key in new_keys:
+        OmegaConf.update(cfg, key, OmegaConf.select(current, key), merge=False)
     keys = [o.split("=", 1)[0].lstrip("+~") for o in overrides]
     # Repeating the run's own command is fine; changing what it learns with is not. What the
     # command set: the keys it names, and any that it moved off the defaults (presets).
@@ -212,7 +215,9 @@ def capture(trainer: Trainer) -> dict[str, Any]:
             "pending_transitions": trainer.pending_transitions,
             "solved_episode": trainer.solved_episode,
             "solved_env_steps": trainer.solved_env_steps, "wall_time": trainer.wall_time,
+            "solved_wall_time": trainer.solved_wall_time,
         },
+        "evaluation": trainer.evaluator.state_dict(),
         "history": {"points": torch.tensor(history.points, dtype=torch.float64),
                     "averages": torch.tensor(history.averages, dtype=torch.float64),
                     "env_steps": torch.tensor(history.env_steps, dtype=torch.int64)},
@@ -232,7 +237,7 @@ def restore(trainer: Trainer, state: dict[str, Any]) -> None:
     trainer.env_steps, trainer.gradient_steps = c["env_steps"], c["gradient_steps"]
     trainer.pending_transitions = c["pending_transitions"]
     trainer.solved_episode, trainer.solved_env_steps = c["solved_episode"], c["solved_env_steps"]
-    trainer.wall_time = c["wall_time"]
+    trainer.wall_time, trainer.solved_wall_time = c["wall_time"], c.get("solved_wall_time")
     h = state["history"]
     trainer.history = EpisodeHistory(
         window=trainer.cfg.train.solve_window, points=h["points"].tolist(),
@@ -242,3 +247,4 @@ def restore(trainer: Trainer, state: dict[str, Any]) -> None:
     trainer.episodes = EpisodeTracker.from_state(e)
     trainer.obs = trainer.episodes.replay(trainer.envs, trainer.cfg.seed, e["obs"].numpy())
     set_rng_states(state["rng"])
+    evaluator.restore(trainer, state.get("evaluation"))  # None: a checkpoint from before it

@@ -12,8 +12,10 @@ a run are made by `lunar_dqn.run.finisher`.
     ├── events.out.tfevents.*                TensorBoard
     ├── checkpoint.pt                        everything needed to resume exactly
     ├── history.csv                          episode, points, window average, env steps
+    ├── evaluations.csv                      the evaluations during training
     ├── summary.json                         the outcome
     ├── resumes.jsonl                        each resume: where it continued, what it changed
+    ├── best_model.pt                        the best evaluated network: the model handed over
     ├── lunar_lander_model.pt                the model when it solved (the lab's name)
     ├── final_model.pt                       the model at the end
     ├── training_curve.png                   episode points and their rolling mean
@@ -48,13 +50,18 @@ LOCK = ".lock"  # flock()ed for the run's lifetime: one run per directory
 EVENTS_GLOB = "events.out.tfevents.*"
 CHECKPOINT = "checkpoint.pt"
 HISTORY = "history.csv"
+EVALUATIONS = "evaluations.csv"  # one row per evaluation during training
 SUMMARY = "summary.json"
 RESUMES = "resumes.jsonl"  # one JSON line per resume
 # summary.json's figures, which are also the run's HParams metrics (final/<name> in TensorBoard)
 SUMMARY_FIGURES = ("solved", "solved_episode", "solved_env_steps", "episodes", "env_steps",
-                   "gradient_steps", "wall_time_s", "avg100")
+                   "gradient_steps", "wall_time_s", "avg100", "solved_wall_time_s",
+                   "model_eval_points", "model_eval_landed")
+BEST_MODEL = "best_model.pt"  # the best evaluated network, written when one beats the others
 SOLVED_MODEL = "lunar_lander_model.pt"  # the lab's file name, written when a run solves
 FINAL_MODEL = "final_model.pt"  # written at the end of every run that did not diverge
+# The model a run hands over (`evaluate run_dir=` plays it): the first of these it has.
+HANDED_OVER = (BEST_MODEL, SOLVED_MODEL, FINAL_MODEL)
 TRAINING_CURVE = "training_curve.png"
 VIDEO_DIR = "videos"
 EVALUATION = "evaluation.json"  # in an evaluation's directory (or a benchmarked run's)
@@ -96,14 +103,19 @@ def read_run_settings(run_dir: Path) -> RunSettings:
     return RunSettings(env=env, hidden_sizes=hidden_sizes)
 
 
+def handed_over(run_dir: Path) -> Path | None:
+    """The model the run hands over: the best evaluated network, else the one saved when it
+    solved, else the one saved when it ended; None when it has none of them."""
+    return next((run_dir / name for name in HANDED_OVER if (run_dir / name).is_file()), None)
+
+
 def find_model(run_dir: Path) -> Path:
-    """The model saved when the run solved, else the one saved when it ended."""
+    """`handed_over`, for a command: a missing model is an error."""
     check_run_dir(run_dir)
-    for name in (SOLVED_MODEL, FINAL_MODEL):
-        if (run_dir / name).is_file():
-            return run_dir / name
-    raise CheckpointError(f"run_dir={run_dir} has no model file ({SOLVED_MODEL} or "
-                          f"{FINAL_MODEL})")
+    model = handed_over(run_dir)
+    if model is None:
+        raise CheckpointError(f"run_dir={run_dir} has no model file ({', '.join(HANDED_OVER)})")
+    return model
 
 
 def read_points(run_dir: Path) -> list[float]:

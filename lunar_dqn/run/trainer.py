@@ -16,13 +16,14 @@ from tqdm import tqdm
 from lunar_dqn.algo.agent import DQNAgent
 from lunar_dqn.algo.buffer import ReplayBuffer
 from lunar_dqn.algo.nstep import NStepWindow
-from lunar_dqn.config import Config, validate
+from lunar_dqn.config import Config
 from lunar_dqn.errors import Diverged, Interrupted, WriteFault
 from lunar_dqn.run import finisher, signals
 from lunar_dqn.run.checkpoint import load_checkpoint, save_checkpoint
 from lunar_dqn.run.console import progress_bar
 from lunar_dqn.run.device import check_buffer_memory, resolve_device
 from lunar_dqn.run.envs import make_vec_env, true_next_obs
+from lunar_dqn.run.evaluator import Evaluator, after_step
 from lunar_dqn.run.history import EpisodeHistory
 from lunar_dqn.run.integrity import restore_checked
 from lunar_dqn.run.lock import claim
@@ -37,6 +38,7 @@ from lunar_dqn.run.resume import (
 from lunar_dqn.run.rundir import CHECKPOINT, SOLVED_MODEL
 from lunar_dqn.run.session import check_work_left, open_logger
 from lunar_dqn.run.watch import LearningFilm
+from lunar_dqn.validation import validate
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +79,13 @@ class Trainer:
         self.buffer = ReplayBuffer(cfg.buffer.capacity, self.obs_dim, self.device, cfg.seed + 1)
         self.nstep = NStepWindow(cfg.env.num_envs, cfg.agent.n_step, cfg.agent.gamma, self.obs_dim)
         self.history = EpisodeHistory(window=cfg.train.solve_window)
+        self.evaluator = Evaluator(cfg.eval, cfg.env)
         self.env_steps = 0
         self.gradient_steps = 0
         self.pending_transitions = 0  # collected since the last gradient step
         self.solved_episode: int | None = None
         self.solved_env_steps: int | None = None
+        self.solved_wall_time: float | None = None  # the loop's seconds when it solved
         self.wall_time = 0.0  # seconds in the loop
         self._clock = time.perf_counter()  # the loop's time is counted from here
         if checkpoint is None:
@@ -89,8 +93,8 @@ class Trainer:
             self.episode_points = np.zeros(cfg.env.num_envs)
             self.episodes = EpisodeTracker(infos[EPISODE_START])
         else:
-            self.load_state_dict(checkpoint)  # checked first: damaged, it is refused
-            check_work_left(run_dir, cfg, checkpoint)
+            restore_checked(self, checkpoint, run_dir / CHECKPOINT,  # damaged: refused
+                            before=lambda: check_work_left(run_dir, cfg, checkpoint))
         self.logger = open_logger(self, checkpoint)
         self.scalars = ScalarLog(self.logger, cfg.logger.log_every_steps, self.device)
         self.watch = LearningFilm(self.logger, cfg.env, cfg.logger.gif_every_steps, self.env_steps,
@@ -115,8 +119,7 @@ class Trainer:
             raise Interrupted(signals.requested())
 
     def finish(self) -> dict[str, Any]:
-        """The closing writes (final model, checkpoint, history, summary, curve, video)."""
-        return finisher.finish(self)
+        return finisher.finish(self)  # the closing writes
 
     def train(self, env_steps: int | None = None) -> int:
         """Train `env_steps` more env steps (None: no limit of its own), stopping sooner when the
@@ -132,7 +135,9 @@ class Trainer:
         try:
             while not self._budget_spent() and signals.requested() is None and (
                     until is None or self.env_steps < until):
-                if self._step(bar):
+                stop = self._step(bar)
+                after_step(self)  # the evaluation during training, when due
+                if stop:
                     break
                 self.scalars.step(self.env_steps, self.agent.epsilon)
                 self.watch.step(self.env_steps)
@@ -144,11 +149,12 @@ class Trainer:
             bar.close()
         return self.env_steps - first
 
-    def _tick(self) -> None:
-        """Add the loop's time since the last tick to `wall_time`."""
+    def _tick(self) -> float:
+        """Add the loop's time since the last tick to `wall_time`; return it."""
         now = time.perf_counter()
         self.wall_time += now - self._clock
         self._clock = now
+        return self.wall_time
 
     def _step(self, bar: tqdm) -> bool:
         """One vector step: act, step the envs (learning meanwhile), store what is ready, book
@@ -172,8 +178,7 @@ class Trainer:
         return bool(stop)
 
     def _step_while_learning(self, actions: np.ndarray) -> tuple:
-        """The gradient steps due run while the environments step: async workers simulate in
-        parallel with them. Sync envs keep the same order, so both modes give the same run."""
+        """Learn while async envs step (sync envs: the same order, so the same run)."""
         overlap = hasattr(self.envs, "step_async")
         if overlap:
             self.envs.step_async(actions)
@@ -197,9 +202,14 @@ class Trainer:
 
     def _budget_spent(self) -> bool:
         t = self.cfg.train
-        solved_and_done = self.solved_episode is not None and t.stop_when_solved
-        return (solved_and_done or self.env_steps >= t.max_env_steps
+        return (self.polish_over() or self.env_steps >= t.max_env_steps
                 or len(self.history) >= t.max_episodes)
+
+    def polish_over(self) -> bool:
+        """Solved, stopping when solved, and trained `train.polish_env_steps` since."""
+        t = self.cfg.train
+        return (t.stop_when_solved and self.solved_env_steps is not None
+                and self.env_steps >= self.solved_env_steps + t.polish_env_steps)
 
     def _finish_episodes(self, envs_done: np.ndarray, bar: tqdm) -> bool:
         """Record finished episodes in env order; return True when the run should stop."""
@@ -218,7 +228,8 @@ class Trainer:
                 log.info("environment solved in %d episodes (%d env steps)!",
                          episode, self.env_steps)
                 finisher.save_model_file(self, SOLVED_MODEL)
-                stop = t.stop_when_solved
+                self.solved_wall_time = self._tick()
+                stop = t.stop_when_solved and not t.polish_env_steps
             if stop or len(self.history) >= t.max_episodes:
                 break
         bar.set_postfix(episodes=len(self.history), avg=f"{self.history.average:.1f}",
@@ -227,20 +238,13 @@ class Trainer:
 
     # -- checkpoints ----------------------------------------------------------------------------
 
-    def state_dict(self) -> dict[str, Any]:
-        return capture(self)
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Continue from a checkpoint's `state`, once checked (CheckpointError if damaged)."""
-        restore_checked(self, state, self.run_dir / CHECKPOINT)
-
     def save_checkpoint(self) -> None:
         """Only finite weights are saved (Diverged otherwise): the last good checkpoint stays."""
-        save_checkpoint(self.run_dir / CHECKPOINT, self.state_dict())
+        save_checkpoint(self.run_dir / CHECKPOINT, capture(self))
 
     def close(self) -> None:
         """Stop the environments and the logger; let go of the run directory."""
-        for part in ("logger", "envs"):
+        for part in ("logger", "envs", "evaluator"):
             if hasattr(self, part):
                 getattr(self, part).close()
         self.claim.release()

@@ -13,17 +13,22 @@ from typing import Any
 
 from lunar_dqn.sweep.runs import Run
 from lunar_dqn.sweep.stats import censored_median
+from lunar_dqn.sweep.table import wall_time_to_solve
 
 # Figures "to solve": an unsolved seed's are lower bounds, and its worst is the largest; for the
 # others the worst is the smallest. (key, format)
 TO_SOLVE = (("episodes", ".0f"), ("env_steps", ".0f"), ("wall_s", ".1f"))
 OTHERS = (("env_steps_per_s", ".0f"), ("eval_mean", ".1f"), ("landed_pct", ".0f"))
+# Seconds of the loop spent on the evaluation during training and on the polish after the solve
+# (None for runs without them); the worst is the largest.
+COSTS = (("eval_s", ".1f"), ("polish_s", ".1f"))
 
 
 def seed_row(seed: int, run: Run) -> dict[str, Any]:
     """One seed's figures, from its run's summary.json and evaluation.json (if any)."""
     summary, solved = run.summary, run.summary["solved"]
     wall = summary["wall_time_s"]
+    to_solve = wall_time_to_solve(summary) if solved else None
     evaluation = run.evaluation or dict.fromkeys(("episodes", "mean", "std", "min"))
     return {
         "seed": seed,
@@ -31,8 +36,10 @@ def seed_row(seed: int, run: Run) -> dict[str, Any]:
         "solved": solved,
         "episodes": summary["solved_episode"] if solved else summary["episodes"],
         "env_steps": summary["solved_env_steps"] if solved else summary["env_steps"],
-        "wall_s": wall,
+        "wall_s": wall if to_solve is None else to_solve,
         "env_steps_per_s": summary["env_steps"] / wall if wall > 0 else 0.0,
+        "eval_s": summary.get("eval_time_s"),
+        "polish_s": None if to_solve is None else round(wall - to_solve, 3),
         "gradient_steps": summary["gradient_steps"],
         "eval_episodes": evaluation["episodes"],
         "eval_mean": evaluation["mean"],
@@ -55,10 +62,11 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         if median.lower_bound:
             lower_bounds.append(key)
         worst[key] = max(r[key] for r in rows)
-    for key, _ in OTHERS:  # over the seeds that have them: a diverged run has no greedy figures
-        values = [r[key] for r in rows if r[key] is not None]
-        medians[key] = statistics.median(values) if values else None
-        worst[key] = min(values, default=None)
+    for keys, pick in ((OTHERS, min), (COSTS, max)):  # over the seeds that have them: a diverged
+        for key, _ in keys:  # run has no greedy figures, an older one no costs
+            values = [r[key] for r in rows if r.get(key) is not None]
+            medians[key] = statistics.median(values) if values else None
+            worst[key] = pick(values, default=None)
     return {"medians": medians, "worst": worst, "lower_bounds": lower_bounds}
 
 
@@ -71,6 +79,6 @@ def summary_cells(agg: dict[str, Any], which: str) -> dict[str, str]:
     for key, spec in TO_SOLVE:
         bound = key in agg["lower_bounds"] if which == "medians" else unsolved
         cells[key] = (">=" if bound else "") + format(values[key], spec)
-    for key, spec in OTHERS:
-        cells[key] = "-" if values[key] is None else format(values[key], spec)
+    for key, spec in (*OTHERS, *COSTS):
+        cells[key] = "-" if values.get(key) is None else format(values[key], spec)
     return cells

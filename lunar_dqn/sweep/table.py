@@ -1,10 +1,12 @@
-"""The sweep report's content: per setting, the solved share and the env steps and wall-clock to
-solve (median, mean, bootstrap CI), ranked; as a Markdown table, a CSV file and curves."""
+"""The sweep report's content: per setting, the solved share, the env steps and wall-clock to
+solve (median, mean, bootstrap CI) and the greedy quality of the models the runs hand over,
+ranked; as a Markdown table, a CSV file and curves."""
 
 from __future__ import annotations
 
 import csv
 import math
+import statistics
 import textwrap
 from collections import Counter
 from collections.abc import Callable
@@ -25,13 +27,13 @@ CSV_COLUMNS = (
     "env_steps_to_solve_ci95_low", "env_steps_to_solve_ci95_high",
     "wall_s_to_solve_median", "wall_s_to_solve_mean",
     "wall_s_to_solve_ci95_low", "wall_s_to_solve_ci95_high",
-    "final_avg100_mean", "other_outcomes",
+    "final_avg100_mean", "model_eval_points_median", "models_below_bar", "other_outcomes",
 )
 MD_HEADER = (
     "| setting | runs | solved | env steps to solve: median | mean | 95% CI of mean "
     "| wall-clock to solve (s): median | mean | 95% CI of mean | final avg100: mean "
-    "| other outcomes |\n"
-    "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"
+    "| model eval points: median | models below the bar | other outcomes |\n"
+    "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"
 )
 NONE = "-"
 
@@ -45,17 +47,38 @@ class SettingReport:
     env_steps: Spread | None  # env steps to solve, over solved runs only
     wall_time_s: Spread | None  # wall-clock seconds to solve, over runs that stopped solved
     final_avg100: float | None  # mean over all runs of the last solve-window average
+    model_points: float | None  # median greedy mean of the handed-over models (evaluated ones)
+    below_bar: int  # solved runs whose handed-over model was measured below the bar
     other_outcomes: str  # e.g. "1 diverged, 2 failed": runs that did not end normally
 
     @property
     def solved_share(self) -> float:
         return self.solved / self.runs
 
+    @property
+    def passed_share(self) -> float:
+        """Runs that solved and hand over a model not measured below the bar (the objective's
+        best class, `lunar_dqn.sweep.objective`)."""
+        return (self.solved - self.below_bar) / self.runs
+
+
+def wall_time_to_solve(summary: dict) -> float | None:
+    """The loop's seconds until the run solved: `solved_wall_time_s`; for a run written before
+    that key, its `wall_time_s` if it stopped when it solved (train.stop_when_solved)."""
+    if isinstance(summary.get("solved_wall_time_s"), (int, float)):
+        return summary["solved_wall_time_s"]
+    stopped = summary.get("env_steps") == summary["solved_env_steps"]
+    return summary["wall_time_s"] if stopped and isinstance(
+        summary.get("wall_time_s"), (int, float)) else None
+
 
 def summarize(runs: list[Run], common: frozenset[str] = frozenset()) -> SettingReport:
     """`runs`: the runs of one setting."""
     solved = [r.summary for r in runs if r.summary["solved"]]
     finals = [r.summary["avg100"] for r in runs if r.summary.get("avg100") is not None]
+    model_points = [r.summary["model_eval_points"] for r in runs
+                    if isinstance(r.summary.get("model_eval_points"), (int, float))]
+    walls = [wall_time_to_solve(s) for s in solved]
     outcomes = Counter(r.summary.get("status") for r in runs
                        if r.summary.get("status") not in (None, *NORMAL_OUTCOMES))
     return SettingReport(
@@ -64,20 +87,20 @@ def summarize(runs: list[Run], common: frozenset[str] = frozenset()) -> SettingR
         runs=len(runs),
         solved=len(solved),
         env_steps=spread([s["solved_env_steps"] for s in solved]),
-        # a run's wall_time_s is its time to solve only if it stopped there
-        # (train.stop_when_solved, the default); the others trained on after solving
-        wall_time_s=spread([s["wall_time_s"] for s in solved
-                            if s.get("env_steps") == s["solved_env_steps"]
-                            and isinstance(s.get("wall_time_s"), (int, float))]),
+        wall_time_s=spread([w for w in walls if w is not None]),
         final_avg100=sum(finals) / len(finals) if finals else None,
+        model_points=statistics.median(model_points) if model_points else None,
+        below_bar=sum(s.get("model_passes") is False for s in solved),
         other_outcomes=", ".join(f"{n} {status}" for status, n in sorted(outcomes.items())),
     )
 
 
 def ranked(reports: list[SettingReport]) -> list[SettingReport]:
-    """Best first: the highest solved share, then the fewest median env steps to solve."""
+    """Best first: the highest share of runs that solved with a model not below the bar, then
+    the highest solved share, then the fewest median env steps to solve."""
     return sorted(reports, key=lambda r: (
-        -r.solved_share, r.env_steps.median if r.env_steps else math.inf, r.setting))
+        -r.passed_share, -r.solved_share, r.env_steps.median if r.env_steps else math.inf,
+        r.setting))
 
 
 def _csv_number(x: float | None) -> str:
@@ -94,9 +117,9 @@ def write_csv(reports: list[SettingReport], path: Path) -> None:
         writer.writerow(CSV_COLUMNS)
         for r in reports:
             numbers = [r.solved_share, *_spread_cells(r.env_steps),
-                       *_spread_cells(r.wall_time_s), r.final_avg100]
+                       *_spread_cells(r.wall_time_s), r.final_avg100, r.model_points]
             writer.writerow([r.setting, r.runs, r.solved, *map(_csv_number, numbers),
-                             r.other_outcomes])
+                             r.below_bar, r.other_outcomes])
 
 
 def _md_spread(s: Spread | None, fmt: Callable[[float], str]) -> list[str]:
@@ -111,13 +134,17 @@ def markdown(reports: list[SettingReport], root: Path, common: frozenset[str]) -
     shared = f" Common to every run: `{' '.join(sorted(common))}`." if common else ""
     notes = (
         f"{runs} runs in {len(reports)} settings (a setting: the overrides without `seed`), "
-        f"best first: highest solved share, then fewest median env steps to solve.{shared} "
-        "Env steps to solve count solved runs only; wall-clock to solve, the solved runs that "
-        "stopped when they solved (train.stop_when_solved). 95% CI: percentile "
+        "best first: highest share of runs that solved and hand over a model not below the "
+        "bar, then highest solved share, then fewest median env steps to solve."
+        f"{shared} Env steps and wall-clock to solve count solved runs only (the training "
+        "loop's seconds until it solved). 95% CI: percentile "
         f"bootstrap of the mean ({BOOTSTRAP_RESAMPLES:,} resamples, seed {BOOTSTRAP_SEED}), "
         "shown from two solved runs on. Final avg100: the mean over all runs of the last "
-        "solve-window average. Other outcomes: runs that failed, diverged or were interrupted "
-        "(their summary.json status); they count as not solved."
+        "solve-window average. Model eval points: the median greedy mean of the models the "
+        "runs hand over, as their evaluations during training measured them; models below the "
+        "bar: solved runs whose model scored under train.solve_score there. Other outcomes: "
+        "runs that failed, diverged or were interrupted (their summary.json status); they "
+        "count as not solved."
     )
     lines = [f"# Sweep report: {root}", "", textwrap.fill(notes, width=100), "", MD_HEADER]
     for r in reports:
@@ -128,6 +155,8 @@ def markdown(reports: list[SettingReport], root: Path, common: frozenset[str]) -
             *_md_spread(r.env_steps, lambda x: f"{x:,.0f}"),
             *_md_spread(r.wall_time_s, lambda x: f"{x:,.1f}"),
             NONE if r.final_avg100 is None else f"{r.final_avg100:.1f}",
+            NONE if r.model_points is None else f"{r.model_points:.1f}",
+            str(r.below_bar),
             r.other_outcomes or NONE,
         ]
         lines.append("| " + " | ".join(cells) + " |")
