@@ -42,6 +42,9 @@ class AgentConfig:
     tau: float = MISSING
     target_update_every: int = MISSING
     n_step: int = MISSING
+    horizon_anneal_steps: int | None = MISSING
+    n_step_start: int = MISSING
+    gamma_start: float = MISSING
     batch_size: int = MISSING
     replay_ratio: int = MISSING
     loss: str = MISSING

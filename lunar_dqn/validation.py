@@ -37,6 +37,14 @@ def validate(cfg: Any) -> None:
     _check(a.batch_size >= 1, "agent.batch_size", a.batch_size, "must be >= 1")
     _check(a.replay_ratio >= 1, "agent.replay_ratio", a.replay_ratio, "must be >= 1")
     _check(a.n_step >= 1, "agent.n_step", a.n_step, "must be >= 1")
+    _check(a.horizon_anneal_steps is None or a.horizon_anneal_steps >= 1,
+           "agent.horizon_anneal_steps", a.horizon_anneal_steps, "must be >= 1 or null")
+    if a.horizon_anneal_steps is not None:  # the schedule interpolates log(n) and log(1 - gamma)
+        _check(a.n_step_start >= 1, "agent.n_step_start", a.n_step_start, "must be >= 1")
+        _check(0.0 <= a.gamma_start < 1.0, "agent.gamma_start", a.gamma_start,
+               "must be in [0, 1) when agent.horizon_anneal_steps is set")
+        _check(a.gamma < 1.0, "agent.gamma", a.gamma,
+               "must be < 1 when agent.horizon_anneal_steps is set")
     _check(a.target_update_every >= 1, "agent.target_update_every", a.target_update_every,
            "must be >= 1")
     _check(a.epsilon_decay_steps is None or a.epsilon_decay_steps >= 1,

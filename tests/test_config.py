@@ -95,6 +95,19 @@ def test_the_learning_rate_floor_binds_only_a_decaying_rate():
         validate(cfg)
 
 
+@pytest.mark.parametrize("overrides, message", [
+    (["agent.horizon_anneal_steps=0"], "agent.horizon_anneal_steps=0 is invalid: must be >= 1"),
+    (["agent.horizon_anneal_steps=10", "agent.n_step_start=0"], "agent.n_step_start=0 is invalid"),
+    (["agent.horizon_anneal_steps=10", "agent.gamma_start=1.0"],
+     "agent.gamma_start=1.0 is invalid: must be in [0, 1) when agent.horizon_anneal_steps"),
+    (["agent.horizon_anneal_steps=10", "agent.gamma=1.0"], "agent.gamma=1.0 is invalid"),
+])
+def test_an_annealed_horizon_needs_ends_it_can_interpolate(overrides, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        validate(compose_config(*overrides))
+    validate(compose_config(*overrides[1:]))  # without the annealing, the ends are not read
+
+
 # Every default, as the README and the YAML files document them. A retuned default changes here,
 # in its YAML file and in the README's table together.
 DOCUMENTED_DEFAULTS = {
@@ -103,7 +116,8 @@ DOCUMENTED_DEFAULTS = {
     "agent": {"hidden_sizes": [128, 128], "layer_norm": False, "dueling": False,
               "learning_rate": 1e-3, "learning_rate_min": 1e-4,
               "learning_rate_decay_steps": None, "gamma": 0.99, "tau": 5e-3,
-              "target_update_every": 1, "n_step": 1, "batch_size": 64, "replay_ratio": 2,
+              "target_update_every": 1, "n_step": 1, "horizon_anneal_steps": None,
+              "n_step_start": 10, "gamma_start": 0.97, "batch_size": 64, "replay_ratio": 2,
               "loss": "mse", "backward": "auto", "double_dqn": False, "max_grad_norm": None,
               "epsilon_start": 1.0, "epsilon_min": 0.01, "epsilon_decay": 0.98,
               "epsilon_decay_steps": None},

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from conftest import compose_config, env_config
+from lunar_dqn.algo.nstep import annealed_horizon
 from lunar_dqn.errors import ConfigError
 from lunar_dqn.run.envs import make_vec_env, true_next_obs
 from lunar_dqn.run.trainer import Trainer
@@ -110,3 +111,34 @@ def test_n_step_transitions_stay_within_episodes(counting_env_id, tmp_path):
                              for s, kk in zip(obs[:, 1].tolist(), k.tolist(), strict=True)])
     assert torch.allclose(rewards, expected)
     assert torch.equal(term.bool(), (nxt[:, 0] % 2 == 1) & (nxt[:, 1] == 7))
+
+
+def test_an_annealed_horizon_shortens_n_and_lengthens_gamma_as_env_steps_pass(counting_env_id,
+                                                                            tmp_path):
+    cfg = compose_config(f"env.id={counting_env_id}", "env.num_envs=3", "train.max_env_steps=300",
+                         "buffer.capacity=1000", "agent.horizon_anneal_steps=150",
+                         "agent.n_step_start=4", "agent.n_step=1", "agent.gamma_start=0.5",
+                         "agent.gamma=0.75", "logger.tensorboard=false", "train.max_episodes=1000")
+    trainer = Trainer(cfg, tmp_path)
+    try:
+        trainer.run()
+        n = len(trainer.buffer)
+        b = trainer.buffer
+        obs, nxt, rewards = b.obs[:n].double(), b.next_obs[:n].double(), b.rewards[:n].double()
+        discounts = b.discounts[:n].double()
+    finally:
+        trainer.close()
+    assert n == 300  # every step stored exactly once
+    assert torch.equal(nxt[:, 0], obs[:, 0])  # same episode
+    k = nxt[:, 1] - obs[:, 1]  # steps each transition spans, in the order they were stored
+    gamma = discounts ** (1 / k)
+    # the return was computed with the same gamma as the bootstrap: sum_j gamma^j * (s + 1 + j)
+    j = torch.arange(4, dtype=torch.float64)
+    expected = ((gamma[:, None] ** j) * (obs[:, 1:2] + 1 + j) * (j < k[:, None])).sum(1)
+    torch.testing.assert_close(rewards, expected, rtol=1e-5, atol=1e-4)
+    # the first rows: each env's first 4 steps, stored by the 4th vector step (env step 9)
+    first = annealed_horizon(9, 4, 1, 0.5, 0.75, 150)
+    assert first[0] == 4 and gamma[:3].tolist() == pytest.approx([first[1]] * 3)
+    assert gamma[-30:].tolist() == pytest.approx([0.75] * 30)  # after 150 env steps: gamma
+    assert torch.all(gamma[1:] >= gamma[:-1] - 1e-6)  # gamma only grows
+    assert k.max() == 4 and torch.all(k[-30:] == 1)  # n from 4 down to 1

@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from lunar_dqn.algo.agent import DQNAgent
 from lunar_dqn.algo.buffer import ReplayBuffer
-from lunar_dqn.algo.nstep import NStepWindow
+from lunar_dqn.algo.nstep import NStepWindow, horizon, longest_n
 from lunar_dqn.config import Config
 from lunar_dqn.errors import Diverged, Interrupted, WriteFault
 from lunar_dqn.run import finisher, signals
@@ -77,7 +77,7 @@ class Trainer:
         check_buffer_memory(cfg.buffer.capacity, self.obs_dim, self.device)
         self.agent = DQNAgent(self.obs_dim, self.num_actions, cfg.agent, self.device, cfg.seed)
         self.buffer = ReplayBuffer(cfg.buffer.capacity, self.obs_dim, self.device, cfg.seed + 1)
-        self.nstep = NStepWindow(cfg.env.num_envs, cfg.agent.n_step, cfg.agent.gamma, self.obs_dim)
+        self.nstep = NStepWindow(cfg.env.num_envs, longest_n(cfg.agent), self.obs_dim)
         self.history = EpisodeHistory(window=cfg.train.solve_window)
         self.evaluator = Evaluator(cfg.eval, cfg.env)
         self.env_steps = 0
@@ -165,7 +165,7 @@ class Trainer:
         next_obs, rewards, terminated, truncated, infos = self._step_while_learning(actions_np)
         done = terminated | truncated
         ready = self.nstep.push(obs, actions_np, rewards, true_next_obs(next_obs, done, infos),
-                                terminated, done)
+                                terminated, done, *horizon(self.cfg.agent, self.env_steps))
         if len(ready.obs):
             self.buffer.add(*(torch.from_numpy(x).to(device) for x in ready))
         self.env_steps += self.cfg.env.num_envs
