@@ -50,6 +50,9 @@ class AgentConfig:
     loss: str = MISSING
     backward: str = MISSING
     double_dqn: bool = MISSING
+    reset_every: int | None = MISSING
+    reset_layers: int = MISSING
+    reset_shrink: float = MISSING
     max_grad_norm: float | None = MISSING
     epsilon_start: float = MISSING
     epsilon_min: float = MISSING

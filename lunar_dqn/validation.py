@@ -45,6 +45,13 @@ def validate(cfg: Any) -> None:
                "must be in [0, 1) when agent.horizon_anneal_steps is set")
         _check(a.gamma < 1.0, "agent.gamma", a.gamma,
                "must be < 1 when agent.horizon_anneal_steps is set")
+    _check(a.reset_every is None or a.reset_every >= 1, "agent.reset_every", a.reset_every,
+           "must be >= 1 or null")
+    layers = len(a.hidden_sizes) + 1
+    _check(0 <= a.reset_layers <= layers, "agent.reset_layers", a.reset_layers,
+           f"must be in [0, {layers}] (the network's layers, its output included)")
+    _check(0.0 <= a.reset_shrink <= 1.0, "agent.reset_shrink", a.reset_shrink,
+           "must be in [0, 1]")
     _check(a.target_update_every >= 1, "agent.target_update_every", a.target_update_every,
            "must be >= 1")
     _check(a.epsilon_decay_steps is None or a.epsilon_decay_steps >= 1,

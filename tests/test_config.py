@@ -78,6 +78,10 @@ def test_unknown_preset_is_rejected():
     ("agent.replay_ratio=0", "agent.replay_ratio"),
     ("agent.max_grad_norm=-1", "agent.max_grad_norm"),
     ("train.saved_network=best", "train.saved_network='best' is invalid: must be 'target' or"),
+    ("agent.reset_every=0", "agent.reset_every=0 is invalid: must be >= 1 or null"),
+    ("agent.reset_layers=4", "agent.reset_layers=4 is invalid: must be in [0, 3] (the network's "
+     "layers, its output included)"),
+    ("agent.reset_shrink=1.5", "agent.reset_shrink=1.5 is invalid: must be in [0, 1]"),
 ])
 def test_out_of_range_values_name_the_key(override, message):
     extra = ["buffer.capacity=100"] if "512" in override else []
@@ -118,7 +122,8 @@ DOCUMENTED_DEFAULTS = {
               "learning_rate_decay_steps": None, "gamma": 0.99, "tau": 5e-3,
               "target_update_every": 1, "n_step": 1, "horizon_anneal_steps": None,
               "n_step_start": 10, "gamma_start": 0.97, "batch_size": 64, "replay_ratio": 2,
-              "loss": "mse", "backward": "auto", "double_dqn": False, "max_grad_norm": None,
+              "loss": "mse", "backward": "auto", "double_dqn": False, "reset_every": None,
+              "reset_layers": 1, "reset_shrink": 1.0, "max_grad_norm": None,
               "epsilon_start": 1.0, "epsilon_min": 0.01, "epsilon_decay": 0.98,
               "epsilon_decay_steps": None},
     "buffer": {"capacity": 100_000},

@@ -119,3 +119,12 @@ def test_the_untouched_checkpoint_passes_every_check(run):
     assert load_checkpoint(run / CHECKPOINT)["counters"]["env_steps"] == 400
     summary = train(compose_config(*SMOKE, "train.max_env_steps=800"), run, resume=True)
     assert summary["env_steps"] == 800
+
+
+def test_a_resetting_runs_checkpoint_must_hold_the_resets_generator(tmp_path):
+    resets = ("agent.reset_every=50", "agent.reset_shrink=0.5")
+    run = tmp_path / "run"
+    train(compose_config(*SMOKE, *resets), run)
+    edit_checkpoint(run, del_key("agent", "reset_generator"))
+    with pytest.raises(CheckpointError, match=r"is damaged: agent\.reset_generator is missing"):
+        train(compose_config(*SMOKE, *resets, "train.max_env_steps=800"), run, resume=True)

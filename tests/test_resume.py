@@ -71,6 +71,7 @@ LEVERS = {
     "dueling-fused": ("agent.dueling=true",),
     "layer-norm-dueling": ("agent.layer_norm=true", "agent.dueling=true"),
     "horizon": ("agent.horizon_anneal_steps=1500", "agent.n_step_start=5", "agent.n_step=2"),
+    "resets": ("agent.reset_every=150", "agent.reset_layers=2", "agent.reset_shrink=0.8"),
 }
 
 

@@ -13,7 +13,10 @@ from lunar_dqn.algo.buffer import Batch, ReplayBuffer
 from lunar_dqn.algo.fused import FusedLearner
 from lunar_dqn.algo.learner import choose_backward
 from lunar_dqn.algo.networks import make_q_network
+from lunar_dqn.algo.resets import reset_layers
 from lunar_dqn.config import AgentConfig
+
+UNFUSED_RESETS = "agent.reset_every (its Adam keeps one step count for all parameters)"
 
 
 def td_targets(batch: Batch, next_q_target: torch.Tensor,
@@ -52,10 +55,9 @@ class DQNAgent:
     def __init__(self, obs_dim: int, num_actions: int, cfg: AgentConfig, device: torch.device,
                  seed: int) -> None:
         self.cfg = cfg
-        self.num_actions = num_actions
+        self.obs_dim, self.num_actions = obs_dim, num_actions
         self.device = device
-        self.online = make_q_network(obs_dim, num_actions, cfg.hidden_sizes, cfg.layer_norm,
-                                     cfg.dueling).to(device)
+        self.online = self._new_network()
         self.target = copy.deepcopy(self.online)
         self.target.requires_grad_(False)
         self.online_params = list(self.online.parameters())
@@ -65,13 +67,31 @@ class DQNAgent:
         self.optimizer = torch.optim.Adam(self.online.parameters(), lr=cfg.learning_rate,
                                           fused=True)
         self.loss_fn = F.mse_loss if cfg.loss == "mse" else F.smooth_l1_loss
-        self.backward = choose_backward(self.online, cfg.backward, device)  # see learner.py
+        unfused = None if cfg.reset_every is None else UNFUSED_RESETS
+        self.backward = choose_backward(self.online, cfg.backward, device, unfused)  # learner.py
         self.fused = (FusedLearner(self.online, self.target, self.optimizer, cfg)
                       if self.backward == "fused" else None)
         self.action_generator = torch.Generator(device=device)
         self.action_generator.manual_seed(seed)
+        self.reset_generator = (None if cfg.reset_every is None  # the resets' fresh draws
+                                else torch.Generator().manual_seed(seed + 2))
         self.epsilon = cfg.epsilon_start
         self.updates = 0  # gradient steps taken
+
+    def _new_network(self) -> nn.Sequential:
+        c = self.cfg
+        return make_q_network(self.obs_dim, self.num_actions, c.hidden_sizes, c.layer_norm,
+                              c.dueling).to(self.device)
+
+    def reset(self) -> None:
+        """Reset the online network's last layers (`reset_layers`, `reset_shrink`); the target
+        network keeps its weights and follows through its soft updates."""
+        seed = int(torch.randint(2**62, (1,), generator=self.reset_generator))
+        with torch.random.fork_rng(devices=[]):  # a fresh draw that leaves torch's RNG alone
+            torch.manual_seed(seed)
+            fresh = self._new_network()
+        reset_layers(self.online, fresh, self.optimizer, self.cfg.reset_layers,
+                     self.cfg.reset_shrink)
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor, epsilon: float) -> torch.Tensor:
@@ -144,6 +164,8 @@ class DQNAgent:
         self.updates += 1
         if self.updates % self.cfg.target_update_every == 0:
             soft_update(self.target_params, self.online_params, self.cfg.tau)
+        if self.reset_generator is not None and self.updates % self.cfg.reset_every == 0:
+            self.reset()
         return loss.detach(), q_mean
 
     def state_dict(self) -> dict:
@@ -152,6 +174,8 @@ class DQNAgent:
             "optimizer": self.optimizer.state_dict(), "epsilon": self.epsilon,
             "updates": self.updates,
             "action_generator": self.action_generator.get_state(),
+            **({} if self.reset_generator is None
+               else {"reset_generator": self.reset_generator.get_state()}),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -162,3 +186,5 @@ class DQNAgent:
             self.fused.adam.bind_optimizer_state()
         self.epsilon, self.updates = state["epsilon"], state["updates"]
         self.action_generator.set_state(state["action_generator"])
+        if self.reset_generator is not None:
+            self.reset_generator.set_state(state["reset_generator"])

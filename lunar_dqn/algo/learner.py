@@ -60,16 +60,22 @@ def describe(network: nn.Module) -> str:
     return " -> ".join(type(m).__name__ for m in network.children()) or type(network).__name__
 
 
-def choose_backward(network: nn.Module, requested: str, device: torch.device) -> str:
+def choose_backward(network: nn.Module, requested: str, device: torch.device,
+                    unfused: str | None = None) -> str:
     """`fused`, `manual` or `autograd` for `agent.backward=requested` (`auto` or one of them).
 
     auto: fused on CPU for float32 ReLU MLPs (dueling or not), manual for other plain ReLU MLPs
-    (on a GPU, say), else autograd with a log line saying so. A learner named for a network or
-    device it does not cover: a ConfigError.
+    (on a GPU, say), else autograd with a log line saying so. `unfused` names an option set that
+    the fused learner does not implement: auto then takes the next learner, with a log line.
+    A learner named for a network, device or option it does not cover: a ConfigError.
     """
     if requested == "auto":
-        chosen = next(name for name in LEARNERS if covers(name, network, device))
-        if chosen == "autograd":
+        chosen = next(name for name in LEARNERS if covers(name, network, device)
+                      and not (name == "fused" and unfused))
+        if unfused and covers("fused", network, device):
+            log.info("agent.backward=auto: the fused learner does not implement %s, so this "
+                     "network trains through %s", unfused, NAMES.get(chosen, "autograd"))
+        elif chosen == "autograd":
             log.info("agent.backward=auto: neither the fused learner nor the hand-written "
                      "backward pass covers this network (%s) on %s, so it trains through "
                      "autograd", describe(network), device)
@@ -79,4 +85,7 @@ def choose_backward(network: nn.Module, requested: str, device: torch.device) ->
             f"agent.backward={requested} cannot train this network ({describe(network)}) on "
             f"{device}: {NAMES[requested]} covers only {COVERS[requested]}; use "
             "agent.backward=auto or autograd")
+    if requested == "fused" and unfused:
+        raise ConfigError(f"agent.backward=fused does not implement {unfused}; use "
+                          "agent.backward=auto or autograd")
     return requested
