@@ -63,6 +63,10 @@ class AgentConfig:
 @dataclass
 class BufferConfig:
     capacity: int = MISSING
+    prioritized: bool = MISSING
+    alpha: float = MISSING
+    beta_start: float = MISSING
+    beta_anneal_steps: int = MISSING
 
 
 @dataclass

@@ -75,6 +75,10 @@ def validate(cfg: Any) -> None:
     _check(0.0 < a.epsilon_decay <= 1.0, "agent.epsilon_decay", a.epsilon_decay,
            "must be in (0, 1]")
     _check(b.capacity >= 1, "buffer.capacity", b.capacity, "must be >= 1")
+    _check(0.0 <= b.alpha <= 1.0, "buffer.alpha", b.alpha, "must be in [0, 1]")
+    _check(0.0 <= b.beta_start <= 1.0, "buffer.beta_start", b.beta_start, "must be in [0, 1]")
+    _check(b.beta_anneal_steps >= 1, "buffer.beta_anneal_steps", b.beta_anneal_steps,
+           "must be >= 1")
     _check(
         a.batch_size <= b.capacity,
         "agent.batch_size", a.batch_size, f"must be <= buffer.capacity ({b.capacity})",

@@ -34,7 +34,7 @@ def test_hand_written_gradients_equal_autograd(hidden, loss):
                  else torch.nn.functional.smooth_l1_loss)(q, targets)
     reference.backward()
     expected = [p.grad.clone() for p in network.parameters()]
-    value, q_mean = td_loss_backward(network, batch.obs, batch.actions, targets, loss)
+    value, q_mean, _ = td_loss_backward(network, batch.obs, batch.actions, targets, loss)
     assert value.item() == pytest.approx(reference.item(), rel=1e-5)
     assert q_mean.item() == pytest.approx(q.mean().item(), rel=1e-5, abs=1e-6)
     for got, want in zip([p.grad for p in network.parameters()], expected, strict=True):

@@ -82,6 +82,9 @@ def test_unknown_preset_is_rejected():
     ("agent.reset_layers=4", "agent.reset_layers=4 is invalid: must be in [0, 3] (the network's "
      "layers, its output included)"),
     ("agent.reset_shrink=1.5", "agent.reset_shrink=1.5 is invalid: must be in [0, 1]"),
+    ("buffer.alpha=2", "buffer.alpha=2.0 is invalid: must be in [0, 1]"),
+    ("buffer.beta_start=-0.1", "buffer.beta_start=-0.1 is invalid: must be in [0, 1]"),
+    ("buffer.beta_anneal_steps=0", "buffer.beta_anneal_steps=0 is invalid: must be >= 1"),
 ])
 def test_out_of_range_values_name_the_key(override, message):
     extra = ["buffer.capacity=100"] if "512" in override else []
@@ -126,7 +129,8 @@ DOCUMENTED_DEFAULTS = {
               "reset_layers": 1, "reset_shrink": 1.0, "max_grad_norm": None,
               "epsilon_start": 1.0, "epsilon_min": 0.01, "epsilon_decay": 0.98,
               "epsilon_decay_steps": None},
-    "buffer": {"capacity": 100_000},
+    "buffer": {"capacity": 100_000, "prioritized": False, "alpha": 0.6, "beta_start": 0.4,
+               "beta_anneal_steps": 100_000},
     "logger": {"tensorboard": True, "log_every_steps": 2000, "progress_bar": True,
                "video": True, "video_episodes": 3, "gif_every_steps": None},
     "train": {"max_env_steps": 1_000_000, "max_episodes": 3000, "solve_score": 200.0,

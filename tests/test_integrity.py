@@ -121,10 +121,13 @@ def test_the_untouched_checkpoint_passes_every_check(run):
     assert summary["env_steps"] == 800
 
 
-def test_a_resetting_runs_checkpoint_must_hold_the_resets_generator(tmp_path):
-    resets = ("agent.reset_every=50", "agent.reset_shrink=0.5")
+@pytest.mark.parametrize("lever, key", [
+    (("agent.reset_every=50", "agent.reset_shrink=0.5"), ("agent", "reset_generator")),
+    (("buffer.prioritized=true",), ("buffer", "priorities")),
+], ids=["resets", "prioritized"])
+def test_a_levers_state_must_be_in_the_checkpoint(tmp_path, lever, key):
     run = tmp_path / "run"
-    train(compose_config(*SMOKE, *resets), run)
-    edit_checkpoint(run, del_key("agent", "reset_generator"))
-    with pytest.raises(CheckpointError, match=r"is damaged: agent\.reset_generator is missing"):
-        train(compose_config(*SMOKE, *resets, "train.max_env_steps=800"), run, resume=True)
+    train(compose_config(*SMOKE, *lever), run)
+    edit_checkpoint(run, del_key(*key))
+    with pytest.raises(CheckpointError, match=rf"is damaged: {key[0]}\.{key[1]} is missing"):
+        train(compose_config(*SMOKE, *lever, "train.max_env_steps=800"), run, resume=True)

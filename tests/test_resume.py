@@ -72,6 +72,7 @@ LEVERS = {
     "layer-norm-dueling": ("agent.layer_norm=true", "agent.dueling=true"),
     "horizon": ("agent.horizon_anneal_steps=1500", "agent.n_step_start=5", "agent.n_step=2"),
     "resets": ("agent.reset_every=150", "agent.reset_layers=2", "agent.reset_shrink=0.8"),
+    "prioritized": ("buffer.prioritized=true", "buffer.beta_anneal_steps=1500"),
 }
 
 
@@ -81,7 +82,10 @@ def test_resume_is_exact_with_each_lever(tmp_path, lever):
         return compose_config(*SMOKE, f"train.max_env_steps={steps}", *LEVERS[lever])
 
     train(config(2000), tmp_path / "full")
-    train(config(700), tmp_path / "split")  # stops mid-schedule: n and gamma still moving
+    train(config(700), tmp_path / "split")  # stops mid-schedule: n, gamma, beta still moving
+    state = load_checkpoint(tmp_path / "split" / CHECKPOINT)
+    if lever == "prioritized":  # the TD errors have reordered the priorities
+        assert len(set(state["buffer"]["priorities"].tolist())) > 100
     train(config(2000), tmp_path / "split", resume=True)
     assert history_points(tmp_path / "split") == history_points(tmp_path / "full")
     assert evaluation_rows(tmp_path / "split") == evaluation_rows(tmp_path / "full")

@@ -17,6 +17,7 @@ from lunar_dqn.algo.resets import reset_layers
 from lunar_dqn.config import AgentConfig
 
 UNFUSED_RESETS = "agent.reset_every (its Adam keeps one step count for all parameters)"
+UNFUSED_PRIORITIZED = "buffer.prioritized (it draws its mini-batches uniformly)"
 
 
 def td_targets(batch: Batch, next_q_target: torch.Tensor,
@@ -53,7 +54,8 @@ def linear_schedule(env_steps: int, start: float, end: float, decay_steps: int) 
 
 class DQNAgent:
     def __init__(self, obs_dim: int, num_actions: int, cfg: AgentConfig, device: torch.device,
-                 seed: int) -> None:
+                 seed: int, prioritized: bool = False) -> None:
+        """`prioritized`: it will learn from a prioritized buffer (`buffer.prioritized`)."""
         self.cfg = cfg
         self.obs_dim, self.num_actions = obs_dim, num_actions
         self.device = device
@@ -67,7 +69,8 @@ class DQNAgent:
         self.optimizer = torch.optim.Adam(self.online.parameters(), lr=cfg.learning_rate,
                                           fused=True)
         self.loss_fn = F.mse_loss if cfg.loss == "mse" else F.smooth_l1_loss
-        unfused = None if cfg.reset_every is None else UNFUSED_RESETS
+        unfused = " and ".join([UNFUSED_RESETS] * (cfg.reset_every is not None)
+                               + [UNFUSED_PRIORITIZED] * prioritized) or None
         self.backward = choose_backward(self.online, cfg.backward, device, unfused)  # learner.py
         self.fused = (FusedLearner(self.online, self.target, self.optimizer, cfg)
                       if self.backward == "fused" else None)
@@ -77,6 +80,7 @@ class DQNAgent:
                                 else torch.Generator().manual_seed(seed + 2))
         self.epsilon = cfg.epsilon_start
         self.updates = 0  # gradient steps taken
+        self.td_errors = torch.zeros(0, device=device)  # of the last batch learned from
 
     def _new_network(self) -> nn.Sequential:
         c = self.cfg
@@ -126,10 +130,15 @@ class DQNAgent:
         return td_targets(batch, next_q_target, next_q_online)
 
     def loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """TD loss of a batch, and the mean Q(s, a) it was computed on."""
+        """TD loss of a batch (each transition's times its importance weight, if the batch has
+        them: then its TD errors are kept in `td_errors`), and the mean Q(s, a)."""
         y = self.targets(batch)
         q = self.online(batch.obs).gather(1, batch.actions.unsqueeze(1)).squeeze(1)
-        return self.loss_fn(q, y), q.detach().mean()
+        if batch.weights is None:
+            return self.loss_fn(q, y), q.detach().mean()
+        self.td_errors = (q - y).detach()
+        per_transition = self.loss_fn(q, y, reduction="none")
+        return (per_transition * batch.weights).mean(), q.detach().mean()
 
     def learn_from(self, buffer: ReplayBuffer, updates: int) -> tuple[torch.Tensor, torch.Tensor]:
         """`updates` gradient steps, each on a mini-batch drawn from `buffer`; returns the sums
@@ -140,7 +149,10 @@ class DQNAgent:
             return torch.tensor(loss_sum), torch.tensor(q_sum)
         loss_sum = q_sum = torch.zeros((), device=self.device)
         for _ in range(updates):
-            loss, q_mean = self.learn(buffer.sample(self.cfg.batch_size))
+            batch = buffer.sample(self.cfg.batch_size)
+            loss, q_mean = self.learn(batch)
+            if batch.indices is not None:  # a prioritized buffer: the new priorities
+                buffer.update_priorities(batch.indices, self.td_errors)
             loss_sum, q_sum = loss_sum + loss, q_sum + q_mean
         return loss_sum, q_sum
 
@@ -152,8 +164,9 @@ class DQNAgent:
             self.updates += 1
             return torch.tensor(loss), torch.tensor(q_mean)
         if self.backward == "manual":
-            loss, q_mean = td_loss_backward(self.online, batch.obs, batch.actions,
-                                            self.targets(batch), self.cfg.loss)
+            loss, q_mean, self.td_errors = td_loss_backward(
+                self.online, batch.obs, batch.actions, self.targets(batch), self.cfg.loss,
+                batch.weights)
         else:
             loss, q_mean = self.loss(batch)
             self.optimizer.zero_grad(set_to_none=True)

@@ -14,9 +14,11 @@ class Batch(NamedTuple):
     next_obs: torch.Tensor  # (B, obs_dim) float32: the true next state, never a reset state
     terminated: torch.Tensor  # (B,) float32: 1.0 only for true terminal states, not time limits
     discounts: torch.Tensor  # (B,) float32: gamma^k for a k-step transition
+    weights: torch.Tensor | None = None  # (B,) importance weights of a prioritized sample
+    indices: torch.Tensor | None = None  # (B,) its rows, for the priorities' update
 
 
-COLUMNS = Batch._fields  # the buffer's tensors, named and ordered as a Batch's
+COLUMNS = Batch._fields[:6]  # the buffer's tensors, named and ordered as a Batch's
 
 
 class ReplayBuffer:

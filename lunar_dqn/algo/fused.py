@@ -107,7 +107,7 @@ class FusedLearner:
     def load(self, batch: Batch) -> Arrays:
         """A given mini-batch (CPU tensors) in the step's arrays."""
         a = self._arrays(batch.obs.shape[0])
-        for out, values in zip(a.fields, batch, strict=True):
+        for out, values in zip(a.fields, batch[:len(COLUMNS)], strict=True):
             np.copyto(out, values.numpy())
         return a
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from lunar_dqn.algo.buffer import COLUMNS
+from lunar_dqn.algo.prioritized import PrioritizedReplayBuffer
 from lunar_dqn.errors import CheckpointError
 from lunar_dqn.run.checkpoint import all_finite
 from lunar_dqn.run.resume import restore
@@ -56,6 +57,9 @@ def checkpoint_problems(state: dict[str, Any], trainer: Trainer) -> list[str]:
     for name in COLUMNS:  # only the filled rows are saved
         column = getattr(trainer.buffer, name)
         buffer[name] = torch.empty((rows, *column.shape[1:]), dtype=column.dtype)
+    if isinstance(trainer.buffer, PrioritizedReplayBuffer):  # a priority for each filled row
+        buffer.update(max_priority=0.0, stored=0,
+                      priorities=torch.empty(rows, dtype=torch.float64))
     episodes = state["history"].get("points") if isinstance(state["history"], dict) else None
     length = len(episodes) if isinstance(episodes, torch.Tensor) and episodes.dim() == 1 else 0
     num_envs = trainer.cfg.env.num_envs

@@ -13,9 +13,8 @@ import torch
 from omegaconf import OmegaConf
 from tqdm import tqdm
 
-from lunar_dqn.algo.agent import DQNAgent
-from lunar_dqn.algo.buffer import ReplayBuffer
 from lunar_dqn.algo.nstep import NStepWindow, horizon, longest_n
+from lunar_dqn.algo.prioritized import agent_and_buffer
 from lunar_dqn.config import Config
 from lunar_dqn.errors import Diverged, Interrupted, WriteFault
 from lunar_dqn.run import finisher, signals
@@ -75,8 +74,7 @@ class Trainer:
         self.obs_dim = self.envs.single_observation_space.shape[0]
         self.num_actions = int(self.envs.single_action_space.n)
         check_buffer_memory(cfg.buffer.capacity, self.obs_dim, self.device)
-        self.agent = DQNAgent(self.obs_dim, self.num_actions, cfg.agent, self.device, cfg.seed)
-        self.buffer = ReplayBuffer(cfg.buffer.capacity, self.obs_dim, self.device, cfg.seed + 1)
+        self.agent, self.buffer = agent_and_buffer(cfg, self.obs_dim, self.num_actions, self.device)
         self.nstep = NStepWindow(cfg.env.num_envs, longest_n(cfg.agent), self.obs_dim)
         self.history = EpisodeHistory(window=cfg.train.solve_window)
         self.evaluator = Evaluator(cfg.eval, cfg.env)
