@@ -75,7 +75,8 @@ def test_no_module_imports_a_command_module():
 
 def test_the_graph_sees_the_imports():
     """The checks above would pass on an empty graph: the trainer's imports are there."""
-    assert {"lunar_dqn.run.resume", "lunar_dqn.algo.agent"} <= GRAPH["lunar_dqn.run.trainer"]
+    assert {"lunar_dqn.run.resume", "lunar_dqn.algo.nstep"} <= GRAPH["lunar_dqn.run.trainer"]
+    assert "lunar_dqn.algo.agent" in GRAPH["lunar_dqn.algo.prioritized"]
     assert "lunar_dqn.run.trainer" in GRAPH["lunar_dqn.train"]
 
 
