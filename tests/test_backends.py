@@ -72,7 +72,9 @@ FAILING_TRAIN = textwrap.dedent("""
 
 
 def train_with_faulty_env(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", FAILING_TRAIN, "debug=smoke", *args],
+    flags = [a for a in args if a.startswith("-")]  # Hydra's flags before the overrides
+    overrides = [a for a in args if not a.startswith("-")]
+    return subprocess.run([sys.executable, "-c", FAILING_TRAIN, *flags, "debug=smoke", *overrides],
                           cwd=REPO, capture_output=True, text=True, timeout=180)
 
 
@@ -103,6 +105,25 @@ def test_an_env_that_fails_before_training_leaves_no_run_directory(tmp_path):
         "error: the environment failed: OSError: no engine (at envutil.py:"
         f"{line_of('raise OSError')} in reset)"]
     assert not run.exists()
+
+
+@pytest.mark.slow
+def test_in_a_sweep_a_failing_env_is_recorded_and_the_sweep_goes_on(tmp_path):
+    done = train_with_faulty_env("-m", "env.id=LateExplodingEnv-v0,BrokenResetEnv-v0",
+                                 "train.max_episodes=1000", "train.solve_score=1000",
+                                 f"hydra.sweep.dir={tmp_path}")
+    exploded = f"ValueError: the engine exploded (at envutil.py:{EXPLODES_AT} in step)"
+    no_engine = f"OSError: no engine (at envutil.py:{line_of('raise OSError')} in reset)"
+    assert done.returncode == 1  # every job failed, and the second ran after the first did
+    assert done.stderr.splitlines() == [
+        f"error: 2 of 2 jobs failed: job 0 (env.id=LateExplodingEnv-v0): the environment "
+        f"failed: {exploded}; job 1 (env.id=BrokenResetEnv-v0): the environment failed: "
+        f"{no_engine}"]
+    during, before = (json.loads((tmp_path / job / SUMMARY).read_text()) for job in ("0", "1"))
+    assert during["status"] == "failed" and during["env_steps"] > 1000
+    assert during["error"] == f"the environment failed: {exploded}"
+    assert before == {"status": "failed", "solved": False,
+                      "error": f"the environment failed: {no_engine}"}
 
 
 # -- envpool's refusals, which need no EnvPool --------------------------------------------
