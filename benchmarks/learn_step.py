@@ -3,14 +3,16 @@ for each learner of `agent.backward` side by side: autograd, the hand-written ba
 (manual) and the fused numpy step (CPU only).
 
     python -m benchmarks.learn_step [--repeats 7] [--steps 500] [--device cpu|cuda] \\
-        [--clock wall|cpu]
+        [--clock wall|cpu] [--dueling]
 
 The learners alternate, window by window, so a busy machine slows them alike; the table shows the
 median time per step over `--repeats` windows and the fused step's speed-up. `--clock cpu` counts
 the CPU time of this thread instead of wall-clock: on a machine shared with other work it leaves
 out the time the step waited for a core (CUDA kernels run outside it: wall-clock there). Each
 step goes through `DQNAgent.learn_from`, as in training. The set-up line is what a run pays once
-per learner: building the agent and its first step.
+per learner: building the agent and its first step. `--dueling` times the networks with a dueling
+head (`agent.dueling=true`; the hand-written backward pass does not cover it) beside the plain
+ones, through the fused learner and autograd.
 """
 
 from __future__ import annotations
@@ -43,10 +45,11 @@ def filled_buffer(device: torch.device) -> ReplayBuffer:
     return buffer
 
 
-def agent_config(hidden: list[int], batch: int, backward: str) -> AgentConfig:
+def agent_config(hidden: list[int], batch: int, backward: str, dueling: bool = False
+                 ) -> AgentConfig:
     hidden_text = ",".join(map(str, hidden))
     cfg = compose_config(f"agent.hidden_sizes=[{hidden_text}]", f"agent.batch_size={batch}",
-                         f"agent.backward={backward}")
+                         f"agent.backward={backward}", f"agent.dueling={dueling}")
     return OmegaConf.to_object(cfg.agent)
 
 
@@ -74,12 +77,16 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall")
+    parser.add_argument("--dueling", action="store_true",
+                        help="also time dueling networks (fused and autograd)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     device = torch.device(args.device)
     cpu_clock = args.clock == "cpu" and device.type == "cpu"
     clock = time.thread_time if cpu_clock else time.perf_counter
     learners = [name for name in LEARNERS if device.type == "cpu" or name != "fused"]
+    if args.dueling:
+        learners += [f"dueling {name}" for name in learners if name != "manual"]
     buffer = filled_buffer(device)
     table = Table([("network", 10), ("batch", 5), *((f"{name} us", 10) for name in learners),
                    *((f"fused vs {name}", 10) for name in learners if name != "fused")])
@@ -90,7 +97,8 @@ def main() -> None:
     for hidden, batch in SHAPES:
         agents = {}
         for name in learners:
-            agents[name], ms = set_up(agent_config(hidden, batch, name), buffer)
+            cfg = agent_config(hidden, batch, name.split()[-1], name.startswith("dueling"))
+            agents[name], ms = set_up(cfg, buffer)
             set_up_ms[name].append(ms)
         times: dict[str, list[float]] = {name: [] for name in agents}
         for _ in range(args.repeats):

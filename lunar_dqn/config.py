@@ -34,6 +34,8 @@ class EnvConfig:
 @dataclass
 class AgentConfig:
     hidden_sizes: list[int] = MISSING
+    layer_norm: bool = MISSING
+    dueling: bool = MISSING
     learning_rate: float = MISSING
     learning_rate_min: float = MISSING
     learning_rate_decay_steps: int | None = MISSING

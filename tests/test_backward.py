@@ -61,7 +61,9 @@ def layer_norm_network(*_args) -> nn.Sequential:
     return nn.Sequential(nn.Linear(8, 16), nn.LayerNorm(16), nn.ReLU(), nn.Linear(16, 4))
 
 
-class DuelingHead(nn.Module):
+class OtherDuelingHead(nn.Module):
+    """A dueling head that is not `networks.DuelingHead`: its gradients nobody writes out."""
+
     def __init__(self) -> None:
         super().__init__()
         self.value, self.advantage = nn.Linear(16, 1), nn.Linear(16, 4)
@@ -70,26 +72,28 @@ class DuelingHead(nn.Module):
         return self.value(x) + self.advantage(x) - self.advantage(x).mean(1, keepdim=True)
 
 
-@pytest.mark.parametrize("network, covered", [
-    (make_q_network(8, 4, [64, 64]), True),
-    (make_q_network(8, 4, [16, 8, 4]), True),
-    (nn.Sequential(nn.Linear(8, 4)), True),
-    (layer_norm_network(), False),
-    (nn.Sequential(nn.Linear(8, 16), nn.ReLU(), DuelingHead()), False),
-    (nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 4)), False),
-    (nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4, bias=False)), False),
-    (nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4), nn.ReLU()), False),
-    (nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.ReLU(), nn.Linear(16, 4)), False),
-    (nn.Linear(8, 4), False),
-], ids=["mlp", "deep-mlp", "linear", "layer-norm", "dueling", "tanh", "no-bias", "relu-out",
-        "relu-twice", "bare-linear"])
-def test_the_fast_learners_cover_only_relu_mlps(network, covered):
-    layers = relu_mlp_layers(network)
-    assert (layers is not None) is covered
-    if covered:
-        assert layers == [m for m in network if isinstance(m, nn.Linear)]
-    assert covers("manual", network, CPU) is covered
-    assert covers("fused", network, CPU) is covered
+@pytest.mark.parametrize("network, manual, fused", [
+    (make_q_network(8, 4, [64, 64]), True, True),
+    (make_q_network(8, 4, [16, 8, 4]), True, True),
+    (nn.Sequential(nn.Linear(8, 4)), True, True),
+    (make_q_network(8, 4, [16, 8], dueling=True), False, True),
+    (make_q_network(8, 4, [16], layer_norm=True), False, False),
+    (make_q_network(8, 4, [16], layer_norm=True, dueling=True), False, False),
+    (nn.Sequential(nn.Linear(8, 16), nn.ReLU(), OtherDuelingHead()), False, False),
+    (nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 4)), False, False),
+    (nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4, bias=False)), False, False),
+    (nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4), nn.ReLU()), False, False),
+    (nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.ReLU(), nn.Linear(16, 4)), False, False),
+    (nn.Linear(8, 4), False, False),
+], ids=["mlp", "deep-mlp", "linear", "dueling", "layer-norm", "layer-norm-dueling",
+        "other-dueling", "tanh", "no-bias", "relu-out", "relu-twice", "bare-linear"])
+def test_the_fast_learners_cover_only_relu_mlps(network, manual, fused):
+    layers = relu_mlp_layers(network, dueling=True)
+    assert (layers is not None) is fused
+    if fused:
+        assert layers == list(network)[::2]
+    assert covers("manual", network, CPU) is manual
+    assert covers("fused", network, CPU) is fused
     assert covers("autograd", network, CPU)
 
 
@@ -125,8 +129,8 @@ def test_auto_trains_a_network_it_does_not_cover_through_autograd_and_says_so(mo
     assert agents[0].backward == "autograd" and agents[0].fused is None
     assert caplog.messages == [
         "agent.backward=auto: neither the fused learner nor the hand-written backward pass "
-        "covers this network (Linear -> LayerNorm -> ReLU -> Linear), so it trains through "
-        "autograd"]
+        "covers this network (Linear -> LayerNorm -> ReLU -> Linear) on cpu, so it trains "
+        "through autograd"]
     batch = random_batch()
     for _ in range(5):
         losses = [agent.learn(batch)[0].item() for agent in agents]
@@ -137,6 +141,7 @@ REFUSED = "agent.backward={} cannot train this network ({}) on {}: {} covers onl
           "agent.backward=auto or autograd"
 MLP_LAYERS = "Linear -> ReLU -> Linear"
 RELU_MLP = "biased Linear layers with a ReLU between each two"
+FUSED_COVERS = f"float32 {RELU_MLP} (the last may be a dueling head), on CPU"
 
 
 @pytest.mark.parametrize("name, network, device, message", [
@@ -145,12 +150,15 @@ RELU_MLP = "biased Linear layers with a ReLU between each two"
         "the hand-written backward pass", RELU_MLP)),
     ("fused", layer_norm_network(), CPU, REFUSED.format(
         "fused", "Linear -> LayerNorm -> ReLU -> Linear", "cpu", "the fused learner",
-        f"float32 {RELU_MLP}, on CPU")),
+        FUSED_COVERS)),
     ("fused", make_q_network(8, 4, [16]), CUDA, REFUSED.format(
-        "fused", MLP_LAYERS, "cuda", "the fused learner", f"float32 {RELU_MLP}, on CPU")),
+        "fused", MLP_LAYERS, "cuda", "the fused learner", FUSED_COVERS)),
     ("fused", make_q_network(8, 4, [16]).double(), CPU, REFUSED.format(
-        "fused", MLP_LAYERS, "cpu", "the fused learner", f"float32 {RELU_MLP}, on CPU")),
-], ids=["manual-layer-norm", "fused-layer-norm", "fused-cuda", "fused-float64"])
+        "fused", MLP_LAYERS, "cpu", "the fused learner", FUSED_COVERS)),
+    ("manual", make_q_network(8, 4, [16], dueling=True), CPU, REFUSED.format(
+        "manual", "Linear -> ReLU -> DuelingHead", "cpu", "the hand-written backward pass",
+        RELU_MLP)),
+], ids=["manual-layer-norm", "fused-layer-norm", "fused-cuda", "fused-float64", "manual-dueling"])
 def test_a_learner_named_for_what_it_does_not_cover_is_refused_in_one_line(name, network,
                                                                             device, message):
     with pytest.raises(ConfigError) as err:
@@ -162,3 +170,24 @@ def test_the_agent_refuses_before_it_trains(monkeypatch):
     monkeypatch.setattr(agent_module, "make_q_network", layer_norm_network)
     with pytest.raises(ConfigError, match=r"^agent.backward=manual cannot train this network"):
         DQNAgent(8, 4, agent_config(backward="manual"), CPU, seed=0)
+
+
+@pytest.mark.parametrize("options, device, chosen", [
+    ({"dueling": True}, CPU, "fused"),
+    ({"dueling": True}, CUDA, "autograd"),
+    ({"layer_norm": True}, CPU, "autograd"),
+    ({"layer_norm": True, "dueling": True}, CPU, "autograd"),
+], ids=["dueling", "dueling-cuda", "layer-norm", "both"])
+def test_auto_trains_dueling_fused_on_cpu_and_the_rest_through_autograd(options, device, chosen,
+                                                                         caplog):
+    caplog.set_level("INFO")
+    cfg = agent_config(**options)
+    network = make_q_network(8, 4, cfg.hidden_sizes, cfg.layer_norm, cfg.dueling)
+    assert choose_backward(network, "auto", device) == chosen
+    assert len(caplog.messages) == (chosen == "autograd")
+
+
+@pytest.mark.parametrize("option", ["layer_norm", "dueling"])
+def test_the_hand_written_backward_pass_refuses_the_levers(option):
+    with pytest.raises(ConfigError, match=r"^agent.backward=manual cannot train this network"):
+        DQNAgent(8, 4, agent_config(backward="manual", **{option: True}), CPU, seed=0)

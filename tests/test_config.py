@@ -100,7 +100,8 @@ def test_the_learning_rate_floor_binds_only_a_decaying_rate():
 DOCUMENTED_DEFAULTS = {
     "env": {"id": "LunarLander-v3", "num_envs": 8, "vectorization_mode": "sync",
             "max_episode_steps": None, "kwargs": {}},
-    "agent": {"hidden_sizes": [128, 128], "learning_rate": 1e-3, "learning_rate_min": 1e-4,
+    "agent": {"hidden_sizes": [128, 128], "layer_norm": False, "dueling": False,
+              "learning_rate": 1e-3, "learning_rate_min": 1e-4,
               "learning_rate_decay_steps": None, "gamma": 0.99, "tau": 5e-3,
               "target_update_every": 1, "n_step": 1, "batch_size": 64, "replay_ratio": 2,
               "loss": "mse", "backward": "auto", "double_dqn": False, "max_grad_norm": None,

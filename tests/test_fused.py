@@ -66,6 +66,9 @@ OPTIONS = [
     {"double_dqn": True},
     {"max_grad_norm": 0.05},
     {"double_dqn": True, "loss": "huber", "max_grad_norm": 0.05, "target_update_every": 2},
+    {"dueling": True},
+    {"dueling": True, "double_dqn": True, "loss": "huber", "max_grad_norm": 0.05,
+     "target_update_every": 2},
 ]
 
 
@@ -194,15 +197,17 @@ def roundtrip(state: dict) -> dict:
     return torch.load(data, weights_only=False)
 
 
-@pytest.mark.parametrize("resumed_with", ["fused", "manual", "autograd"])
-def test_a_fused_checkpoint_resumes_with_any_learner(resumed_with):
+@pytest.mark.parametrize("resumed_with, dueling", [
+    ("fused", False), ("manual", False), ("autograd", False), ("fused", True),
+    ("autograd", True)])
+def test_a_fused_checkpoint_resumes_with_any_learner(resumed_with, dueling):
     """Agent state written by the fused learner, loaded into a fresh agent, continues as the
     original does (the learner may change on resume: same file format)."""
-    original = make_agent("fused", double_dqn=True)
+    original = make_agent("fused", double_dqn=True, dueling=dueling)
     buffers = filled_buffer(), filled_buffer()
     original.learn_from(buffers[0], 3)
     original.learn_from(buffers[1], 3)
-    resumed = make_agent(resumed_with, double_dqn=True)
+    resumed = make_agent(resumed_with, double_dqn=True, dueling=dueling)
     torch.manual_seed(123)  # other initial weights: everything must come from the state
     resumed.load_state_dict(roundtrip(original.state_dict()))
     assert_same_state(resumed, original)
@@ -287,7 +292,8 @@ def test_the_fused_learner_on_cuda_is_refused_in_one_line(tmp_path):
     assert result.stderr.strip() == (
         "error: agent.backward=fused cannot train this network (Linear -> ReLU -> Linear -> ReLU "
         "-> Linear) on cuda: the fused learner covers only float32 biased Linear layers with a "
-        "ReLU between each two, on CPU; use agent.backward=auto or autograd")
+        "ReLU between each two (the last may be a dueling head), on CPU; use agent.backward=auto "
+        "or autograd")
     assert not (tmp_path / "run").exists()
 
 

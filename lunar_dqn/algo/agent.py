@@ -54,7 +54,8 @@ class DQNAgent:
         self.cfg = cfg
         self.num_actions = num_actions
         self.device = device
-        self.online = make_q_network(obs_dim, num_actions, cfg.hidden_sizes).to(device)
+        self.online = make_q_network(obs_dim, num_actions, cfg.hidden_sizes, cfg.layer_norm,
+                                     cfg.dueling).to(device)
         self.target = copy.deepcopy(self.online)
         self.target.requires_grad_(False)
         self.online_params = list(self.online.parameters())

@@ -1,5 +1,5 @@
-"""The whole gradient step of the ReLU MLP as numpy calls on preallocated arrays
-(`agent.backward=fused`).
+"""The whole gradient step of the ReLU MLP (with a linear or a dueling head, `fused_dueling.py`)
+as numpy calls on preallocated arrays (`agent.backward=fused`).
 
 At the default size (8 -> 128 -> 128 -> 4, batch 64) a step is 11 small matrix products and a few
 dozen elementwise operations. A torch operation costs about four microseconds of dispatch on CPU, a
@@ -24,7 +24,9 @@ from torch import nn
 
 from lunar_dqn.algo.buffer import COLUMNS, Batch, ReplayBuffer
 from lunar_dqn.algo.flat_adam import FlatAdam, pieces, share_one_storage
+from lunar_dqn.algo.fused_dueling import DuelingAsLinear
 from lunar_dqn.algo.learner import relu_mlp_layers
+from lunar_dqn.algo.networks import DuelingHead
 from lunar_dqn.config import AgentConfig
 
 
@@ -65,17 +67,22 @@ class FusedLearner:
         self.adam = FlatAdam(optimizer, params)
         self.online_flat = self.adam.flat
         self.target_flat = share_one_storage(list(target.parameters()))
-        layers, target_layers = relu_mlp_layers(online), relu_mlp_layers(target)
-        self.weights_t = [layer.weight.detach().numpy().T for layer in layers]
-        self.weights = [layer.weight.detach().numpy() for layer in layers]
-        self.biases = [layer.bias.detach().numpy() for layer in layers]
-        self.target_weights_t = [layer.weight.detach().numpy().T for layer in target_layers]
-        self.target_biases = [layer.bias.detach().numpy() for layer in target_layers]
+        layers, target_layers = (relu_mlp_layers(net, dueling=True) for net in (online, target))
         grads = [g.numpy() for g in pieces(self.adam.grads, params)]
+        self.dueling: tuple[DuelingAsLinear, DuelingAsLinear] | None = None
+        if isinstance(layers[-1], DuelingHead):  # the online head's gradients come from its own
+            self.dueling = (DuelingAsLinear(layers[-1], grads[-4:]),
+                            DuelingAsLinear(target_layers[-1]))
+            layers[-1], target_layers[-1] = self.dueling
+            grads[-4:] = [self.dueling[0].weight_grad, self.dueling[0].bias_grad]
+        self.weights, self.biases = _weights_and_biases(layers)
+        self.weights_t = [w.T for w in self.weights]
+        target_weights, self.target_biases = _weights_and_biases(target_layers)
+        self.target_weights_t = [w.T for w in target_weights]
         self.weight_grads, self.bias_grads = grads[::2], grads[1::2]
         self.grads = self.adam.grads.numpy()
-        self.sizes = [layer.out_features for layer in layers]
-        self.obs_dim = layers[0].in_features
+        self.sizes = [w.shape[0] for w in self.weights]
+        self.obs_dim = self.weights[0].shape[1]
         self.arrays: dict[int, Arrays] = {}
         self.buffer: ReplayBuffer | None = None
         self.buffer_views: list[np.ndarray] = []
@@ -126,6 +133,9 @@ class FusedLearner:
         """One gradient step on the mini-batch in `a`, then the Polyak average if
         `update_target`; returns (TD loss, mean Q(s, a)) of the batch before the step."""
         cfg, n = self.cfg, a.obs.shape[0]
+        if self.dueling is not None:
+            for head in self.dueling:
+                head.refresh()
         q_next = _forward(a.next_obs, self.target_weights_t, self.target_biases, a.target)
         q_online = _forward(a.online_inputs, self.weights_t, self.biases, a.online)
         if cfg.double_dqn:  # the online net picks a', the target net scores it
@@ -172,11 +182,20 @@ class FusedLearner:
                 np.dot(g, self.weights[i], out=a.grad_hidden[i - 1])
                 np.greater(x, 0.0, out=a.active[i - 1])
                 g = np.multiply(a.grad_hidden[i - 1], a.active[i - 1], out=a.grad_hidden[i - 1])
+        if self.dueling is not None:
+            self.dueling[0].distribute()
         if self.cfg.max_grad_norm is not None:  # as nn.utils.clip_grad_norm_
             norm = np.sqrt(np.dot(self.grads, self.grads))
             coef = np.float32(self.cfg.max_grad_norm) / (norm + np.float32(1e-6))
             if coef < 1.0:
                 np.multiply(self.grads, coef, out=self.grads)
+
+
+def _weights_and_biases(layers: list) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Views of the layers' weights and biases (a dueling head's: its effective ones)."""
+    pairs = [(layer.weight, layer.bias) if isinstance(layer, DuelingAsLinear)
+             else (layer.weight.detach().numpy(), layer.bias.detach().numpy()) for layer in layers]
+    return [w for w, _ in pairs], [b for _, b in pairs]
 
 
 def _forward(x: np.ndarray, weights_t: list[np.ndarray], biases: list[np.ndarray],

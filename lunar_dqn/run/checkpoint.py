@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from lunar_dqn.algo.networks import make_q_network
+from lunar_dqn.algo.networks import architecture, make_q_network
 from lunar_dqn.errors import CheckpointError, Diverged
 from lunar_dqn.run.atomic import atomic_write
 
@@ -101,14 +101,16 @@ def safe_load(path: Path, what: str = "file") -> Any:
 
 def save_model(path: Path, network: nn.Module, obs_dim: int, num_actions: int,
                hidden_sizes: list[int], env_id: str) -> None:
-    """Never writes non-finite weights: raises Diverged instead."""
+    """The weights and what rebuilds their network (`make_q_network`'s arguments; files without
+    `layer_norm` or `dueling`, written before these options, hold the plain MLP). Never writes
+    non-finite weights: raises Diverged instead."""
     if not all_finite(network.state_dict()):
         raise Diverged(f"the network's weights became non-finite; {path.name} was not written")
     atomic_save(
         {
             "format": MODEL_FORMAT, "version": MODEL_VERSION, "env_id": env_id,
             "obs_dim": obs_dim, "num_actions": num_actions, "hidden_sizes": list(hidden_sizes),
-            "state_dict": network.state_dict(),
+            **architecture(network), "state_dict": network.state_dict(),
         },
         path,
     )
@@ -125,6 +127,8 @@ def _check_model_fields(path: Path, data: dict) -> None:
         "num_actions": positive_int(data.get("num_actions")),
         "hidden_sizes": isinstance(data.get("hidden_sizes"), list)
         and all(positive_int(h) for h in data["hidden_sizes"]),
+        "layer_norm": isinstance(data.get("layer_norm", False), bool),
+        "dueling": isinstance(data.get("dueling", False), bool),
         "state_dict": isinstance(data.get("state_dict"), dict)
         and all(isinstance(v, torch.Tensor) for v in data["state_dict"].values()),
     }
@@ -144,7 +148,8 @@ def load_model(path: Path, hidden_sizes: list[int] | None = None) -> tuple[nn.Se
             f"{path} holds a network of hidden sizes {data['hidden_sizes']}, "
             f"but the config asks for {list(hidden_sizes)}"
         )
-    network = make_q_network(data["obs_dim"], data["num_actions"], data["hidden_sizes"])
+    network = make_q_network(data["obs_dim"], data["num_actions"], data["hidden_sizes"],
+                             data.get("layer_norm", False), data.get("dueling", False))
     try:
         network.load_state_dict(data["state_dict"])
     except RuntimeError as err:  # "Error(s) in loading state_dict...", then one line a reason
