@@ -2,17 +2,20 @@
 raw vector env's own steps/s with random actions (the loop's ceiling), for each number of envs
 and vectorization mode.
 
-    python -m benchmarks.throughput [--envs 1 4 8 16] [--modes sync async] [--steps 10000] \\
-        [--repeats 3] [--out FILE.json] [-- HYDRA_OVERRIDES...]
+    python -m benchmarks.throughput [--envs 1 4 8 16] [--modes sync worker async envpool] \\
+        [--steps 10000] [--repeats 3] [--interleave] [--out FILE.json] [-- HYDRA_OVERRIDES...]
 
 At the lab's settings (64-64 network, batch 64, one gradient step per 4 transitions), learning
 on, solving off: after a warm-up, windows of `--steps` env steps (`Trainer.train(env_steps=N)`),
 timed by the trainer's own counters and loop clock; the table shows the median of `--repeats`.
+With `--interleave`, the modes' trainers (same seeds) are built side by side and take their
+windows in turn, so that a change in the machine's load falls on every mode alike.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import tempfile
 import time
@@ -36,11 +39,11 @@ from benchmarks.harness import (
     write_json,
 )
 from lunar_dqn.cli import exits_on_user_error
-from lunar_dqn.config import EnvConfig
-from lunar_dqn.run.envs import make_vec_env
+from lunar_dqn.config import VECTORIZATION_MODES, EnvConfig
+from lunar_dqn.run.backends import make_training_envs
 from lunar_dqn.run.trainer import Trainer
 
-TABLE = Table([("envs", 4), ("mode", 5), ("env steps/s", 11), ("grad steps/s", 12),
+TABLE = Table([("envs", 4), ("mode", 7), ("env steps/s", 11), ("grad steps/s", 12),
                ("raw env steps/s", 15), ("loop/raw", 8)])
 
 
@@ -50,8 +53,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description="Env and gradient steps/s of the training loop, beside the raw env's.")
     parser.add_argument("--envs", type=int, nargs="+", default=[1, 4, 8, 16],
                         help="numbers of envs (default 1 4 8 16)")
-    parser.add_argument("--modes", nargs="+", choices=["sync", "async"],
-                        default=["sync", "async"], help="vectorization modes (default both)")
+    parser.add_argument("--modes", nargs="+", choices=VECTORIZATION_MODES,
+                        default=["sync", "async"], help="vectorization modes (default sync async)")
+    parser.add_argument("--interleave", action="store_true",
+                        help="the modes' windows in turn, not one mode after the other")
     parser.add_argument("--steps", type=int, default=10_000,
                         help="env steps per measured window (default 10000)")
     parser.add_argument("--warmup", type=int, default=2_000,
@@ -70,8 +75,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def raw_env_rates(env_cfg: EnvConfig, steps: int, warmup: int, repeats: int,
                   seed: int) -> list[float]:
-    """Env steps/s of the vector env alone, stepping with pre-drawn random actions."""
-    envs = make_vec_env(env_cfg)
+    """Env steps/s of the training envs alone, stepping with pre-drawn random actions."""
+    envs = make_training_envs(env_cfg)
     rng = np.random.default_rng(seed)
     rates = []
     try:
@@ -88,28 +93,40 @@ def raw_env_rates(env_cfg: EnvConfig, steps: int, warmup: int, repeats: int,
         envs.close()
 
 
-def training_rates(cfg: Any, run_dir: Path, steps: int, warmup: int,
-                   repeats: int) -> list[tuple[float, float]]:
-    """(env steps/s, gradient steps/s) of the training loop over `repeats` windows of `steps`."""
-    trainer = Trainer(cfg, run_dir)
-    try:
-        warm_up(trainer, warmup)
-        rates = []
-        for _ in range(repeats):
-            env_steps, gradient_steps, seconds = window(trainer, steps)
-            rates.append((env_steps / seconds, gradient_steps / seconds))
-        return rates
-    finally:
-        trainer.close()
+def training_rates(cfgs: Sequence[Any], steps: int, warmup: int, repeats: int,
+                   interleave: bool) -> list[list[tuple[float, float]]]:
+    """Per config, (env steps/s, gradient steps/s) of the training loop over `repeats` windows
+    of `steps`: one config after the other, or all built at once and taking windows in turn."""
+    rates: list[list[tuple[float, float]]] = [[] for _ in cfgs]
+    groups = [list(range(len(cfgs)))] if interleave else [[i] for i in range(len(cfgs))]
+    for group in groups:
+        with contextlib.ExitStack() as stack:
+            trainers = {}
+            for i in group:
+                run_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="throughput-"))
+                trainers[i] = Trainer(cfgs[i], Path(run_dir))
+                stack.callback(trainers[i].close)
+                warm_up(trainers[i], warmup)
+            for _ in range(repeats):
+                for i, trainer in trainers.items():
+                    env_steps, gradient_steps, seconds = window(trainer, steps)
+                    rates[i].append((env_steps / seconds, gradient_steps / seconds))
+    return rates
 
 
-def measure(overrides: Sequence[str], num_envs: int, mode: str, args: argparse.Namespace,
-            ) -> dict[str, Any]:
-    cfg = compose_checked(LAB, *overrides, f"env.num_envs={num_envs}",
-                          f"env.vectorization_mode={mode}", *NEVER_SOLVE)
-    raw = raw_env_rates(cfg.env, args.steps, args.warmup, args.repeats, cfg.seed)
-    with tempfile.TemporaryDirectory(prefix="throughput-") as run_dir:
-        loop = training_rates(cfg, Path(run_dir), args.steps, args.warmup, args.repeats)
+def measure(overrides: Sequence[str], num_envs: int, modes: Sequence[str],
+            args: argparse.Namespace) -> list[dict[str, Any]]:
+    cfgs = [compose_checked(LAB, *overrides, f"env.num_envs={num_envs}",
+                            f"env.vectorization_mode={mode}", *NEVER_SOLVE) for mode in modes]
+    raws = [raw_env_rates(cfg.env, args.steps, args.warmup, args.repeats, cfg.seed)
+            for cfg in cfgs]
+    loops = training_rates(cfgs, args.steps, args.warmup, args.repeats, args.interleave)
+    return [row(num_envs, mode, loop, raw) for mode, loop, raw in zip(modes, loops, raws,
+                                                                      strict=True)]
+
+
+def row(num_envs: int, mode: str, loop: list[tuple[float, float]], raw: list[float],
+        ) -> dict[str, Any]:
     env_rate = statistics.median(r[0] for r in loop)
     raw_rate = statistics.median(raw)
     return {
@@ -139,17 +156,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     torch.set_num_threads(cfg.torch_threads)
     out = args.out or new_bench_dir() / "throughput.json"
     doc = new_result("throughput", cfg, overrides=[LAB, *args.overrides],
-                     steps_per_window=args.steps, warmup_steps=args.warmup, repeats=args.repeats)
+                     steps_per_window=args.steps, warmup_steps=args.warmup, repeats=args.repeats,
+                     interleave=args.interleave)
     print(f"throughput at {' '.join(doc['overrides'])}: median of {args.repeats} windows of "
           f"{args.steps} env steps after {args.warmup}")
     print(machine_line(doc["machine"]))
     print(TABLE.header(), flush=True)
     for num_envs in args.envs:
-        for mode in args.modes:
-            row = measure(args.overrides, num_envs, mode, args)
-            doc["rows"].append(row)
+        for result in measure(args.overrides, num_envs, args.modes, args):
+            doc["rows"].append(result)
             write_json(out, doc)
-            print(format_row(row), flush=True)
+            print(format_row(result), flush=True)
     print(f"wrote {out}")
     return doc
 

@@ -3,7 +3,9 @@ one line, which the commands print as `error: <message>`."""
 
 from __future__ import annotations
 
+import os
 import signal
+import traceback
 
 
 class ConfigError(ValueError):
@@ -38,3 +40,22 @@ class Interrupted(RuntimeError):
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
+
+
+class EnvFailed(RuntimeError):
+    """An environment raised while the trainer stepped, reset or replayed it: a fault, not the
+    user's mistake. The message is one line (`fault_line`)."""
+
+
+class EnvWorkerError(EnvFailed):
+    """The environments failed inside the env worker process, or the process itself ended."""
+
+
+def fault_line(err: BaseException) -> str:
+    """`ValueError: the message (at file.py:LINE in function)`: the exception and the innermost
+    place that raised it, on one line."""
+    frames = traceback.extract_tb(err.__traceback__)
+    where = (f" (at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno} in "
+             f"{frames[-1].name})" if frames else "")
+    message = " ".join(str(err).split()) or "no message"
+    return f"{type(err).__name__}: {message}{where}"

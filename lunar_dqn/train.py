@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 
 from lunar_dqn.cli import DIVERGED_EXIT, FAULT_EXIT, USER_ERRORS, fail, run_hydra_app
 from lunar_dqn.config import CONF_DIR, Config, register_configs
-from lunar_dqn.errors import ConfigError, Diverged, Interrupted, WriteFault
+from lunar_dqn.errors import ConfigError, Diverged, EnvFailed, Interrupted, WriteFault
 from lunar_dqn.overrides import overrides_from_defaults
 from lunar_dqn.run.console import log_lines, prefix_console_lines
 from lunar_dqn.run.requeue import hand_over, is_requeued, under_submitit
@@ -27,6 +27,7 @@ from lunar_dqn.run.resume import resume_config
 from lunar_dqn.run.rundir import (
     LOG_FILE,
     RUN_CONFIG,
+    SUMMARY,
     remove_empty_log,
     remove_unused,
     save_run_config,
@@ -124,10 +125,14 @@ def main(cfg: DictConfig) -> float:
             else:
                 remove_unused(run_dir)
             fail(str(err))
-        except WriteFault as err:  # recorded in summary.json by the trainer, if it could
+        except (WriteFault, EnvFailed) as err:  # faults: in summary.json, if the trainer could
             log.error("%s", err)
             if sweeping:
+                if not (run_dir / SUMMARY).is_file():  # it failed before training began
+                    _record_failure(run_dir, str(err), resume)
                 return unsolved_penalty(cfg.train.max_env_steps)
+            if not resume:
+                remove_unused(run_dir)  # it failed before training began: leave nothing
             fail(str(err), FAULT_EXIT)
         except Diverged as err:
             log.error("diverged: %s", err)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lunar_dqn.config import BACKWARDS, Config
+from lunar_dqn.config import BACKWARDS, VECTORIZATION_MODES, Config
 from lunar_dqn.errors import ConfigError
 from lunar_dqn.keys import check_known_keys
 from lunar_dqn.seeds import TEST_SEED_BASE, VALIDATION_SEED_BASE
@@ -85,8 +85,8 @@ def validate(cfg: Any) -> None:
     )
     _check(e.num_envs >= 1, "env.num_envs", e.num_envs, "must be >= 1")
     _check(
-        e.vectorization_mode in ("sync", "async"),
-        "env.vectorization_mode", e.vectorization_mode, "must be 'sync' or 'async'",
+        e.vectorization_mode in VECTORIZATION_MODES, "env.vectorization_mode",
+        e.vectorization_mode, "must be 'sync', 'worker', 'async' or 'envpool'",
     )
     _check(
         e.max_episode_steps is None or e.max_episode_steps >= 1,

@@ -314,12 +314,15 @@ def test_compare_refuses_seeds_a_file_lacks_and_files_of_another_kind(tmp_path, 
 # -- throughput -----------------------------------------------------------------------------------
 
 
-def test_training_windows_count_env_and_gradient_steps(tmp_path):
-    cfg = compose_config("debug=smoke", "env.num_envs=2", "agent.replay_ratio=4",
-                         *throughput.NEVER_SOLVE, "logger.tensorboard=false")
-    rates = throughput.training_rates(cfg, tmp_path, steps=200, warmup=100, repeats=2)
-    assert len(rates) == 2
-    for env_rate, gradient_rate in rates:
+@pytest.mark.parametrize("interleave", [False, True])
+def test_training_windows_count_env_and_gradient_steps(interleave):
+    cfgs = [compose_config("debug=smoke", "env.num_envs=2", "agent.replay_ratio=4",
+                           *throughput.NEVER_SOLVE, "logger.tensorboard=false",
+                           f"env.vectorization_mode={mode}") for mode in ("sync", "worker")]
+    rates = throughput.training_rates(cfgs, steps=200, warmup=100, repeats=2,
+                                      interleave=interleave)
+    assert [len(r) for r in rates] == [2, 2]
+    for env_rate, gradient_rate in rates[0] + rates[1]:
         # 200 env steps in 2 envs after the warm-up: exactly 50 gradient steps per window
         assert env_rate > 0 and env_rate / gradient_rate == pytest.approx(4.0)
 

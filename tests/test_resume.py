@@ -15,6 +15,7 @@ import torch
 from omegaconf import OmegaConf
 
 from conftest import REPO, compose_config, run_module
+from envutil import children, process_gone
 from lunar_dqn.errors import CheckpointError, ConfigError, Diverged
 from lunar_dqn.run.checkpoint import load_checkpoint, load_model, save_checkpoint
 from lunar_dqn.run.logger import EPISODE_POINTS
@@ -49,7 +50,7 @@ def test_same_seed_gives_the_same_episode_returns(tmp_path):
     assert other["episodes"] > 0
 
 
-@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("mode", ["sync", "async", "worker"])
 def test_resume_from_checkpoint_matches_an_uninterrupted_run(tmp_path, mode):
     full = compose_config(*SMOKE, "train.max_env_steps=3000", f"env.vectorization_mode={mode}")
     train(full, tmp_path / "full")
@@ -252,10 +253,11 @@ def wait_for_checkpoint(run_dir: Path, proc: subprocess.Popen, newer_than: float
 
 
 @pytest.mark.slow
-def test_sigkill_at_random_moments_and_resume_matches_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize("mode", ["sync", "worker"])
+def test_sigkill_at_random_moments_and_resume_matches_uninterrupted_run(tmp_path, mode):
     cycles = int(os.environ.get("LUNAR_DQN_KILL_CYCLES", "3"))
     budget = 3000 * (cycles + 1)  # room for every cycle to make progress before its kill
-    args = (*LONG, f"train.max_env_steps={budget}")
+    args = (*LONG, f"train.max_env_steps={budget}", f"env.vectorization_mode={mode}")
     reference = tmp_path / "reference"
     assert run_module("lunar_dqn.train", *args, f"hydra.run.dir={reference}",
                       cwd=REPO).returncode == 0
@@ -268,8 +270,10 @@ def test_sigkill_at_random_moments_and_resume_matches_uninterrupted_run(tmp_path
         time.sleep(rng.uniform(0.0, 0.5))  # then a random moment: mid-step, mid-write, ...
         if proc.poll() is not None:
             break
+        workers = children(proc.pid)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        assert all(process_gone(pid) for pid in workers)  # no env worker outlives its trainer
         kills += 1
         last_checkpoint = (run / CHECKPOINT).stat().st_mtime
         proc = start_training(run, f"resume={run}", args=args)

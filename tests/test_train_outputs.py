@@ -16,7 +16,7 @@ from lunar_dqn.evaluate import evaluate
 from lunar_dqn.play.greedy import EVAL_SEED_BASE
 from lunar_dqn.run.logger import CLOSING_VIDEO_TAG
 from lunar_dqn.run.resume import resume_config
-from lunar_dqn.run.rundir import CHECKPOINT, FINAL_MODEL, SOLVED_MODEL, TRAINING_CURVE
+from lunar_dqn.run.rundir import BEST_MODEL, CHECKPOINT, FINAL_MODEL, TRAINING_CURVE
 from lunar_dqn.run.trainer import Trainer
 from lunar_dqn.train import train
 
@@ -91,13 +91,13 @@ def test_training_ends_with_the_handed_over_models_episodes_to_mp4_and_tensorboa
                        r"(\d+) steps, (landed|not landed)", result.stdout)
     assert [(int(k), int(seed)) for k, seed, *_ in found] == [(0, EVAL_SEED_BASE),
                                                                (1, EVAL_SEED_BASE + 1)]
-    # they are the evaluation's first episodes of the model it plays (the solved one here)
+    # they are the evaluation's first episodes of the model it plays (the best evaluated one)
     evaluation = evaluate(run_dir, episodes=2)
-    assert evaluation["model"] == str(run_dir / SOLVED_MODEL)
+    assert evaluation["model"] == str(run_dir / BEST_MODEL)
     assert [float(points) for *_, points, _, _ in found] == pytest.approx(evaluation["points"],
                                                                            abs=0.01)
     assert [landed == "landed" for *_, landed in found] == [p >= 200 for p in evaluation["points"]]
-    assert (f"closing episodes of {SOLVED_MODEL}: {sum(p >= 200 for p in evaluation['points'])} "
+    assert (f"closing episodes of {BEST_MODEL}: {sum(p >= 200 for p in evaluation['points'])} "
             "of 2 landed") in result.stdout
     events = next(run_dir.glob("events.out.tfevents.*"))
     acc = EventAccumulator(str(events), size_guidance={"images": 0})

@@ -14,6 +14,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 
 from lunar_dqn.config import EnvConfig
 from lunar_dqn.errors import ConfigError
+from lunar_dqn.run.env_worker import WorkerVectorEnv
 from lunar_dqn.run.signals import STOP_SIGNALS
 
 
@@ -76,18 +77,22 @@ def check_env(cfg: EnvConfig) -> None:
 def make_vec_env(cfg: EnvConfig, render_mode: str | None = None,
                  wrappers: Sequence[Callable[[gym.Env], gym.Env]] = ()) -> VectorEnv:
     """`num_envs` copies of `cfg.id` that reset a finished sub-env within the same step, each
-    wrapped in `wrappers` (training adds `resume.EpisodeReplay`).
+    wrapped in `wrappers` (training adds `episodes.EpisodeReplay`).
 
     SAME_STEP autoreset returns the reset observation in the step that ended the episode and
     the true last observation in `infos["final_obs"]`, so every step is a real transition.
+    `worker` runs the `sync` vector env in a process of its own; `envpool` (training only, see
+    `backends.make_training_envs`) gets Gymnasium's `sync` envs here.
     """
     check_env(cfg)
-    with _workers_ignore_signals(cfg.vectorization_mode == "async"):
-        return gym.make_vec(
-            cfg.id, num_envs=cfg.num_envs, vectorization_mode=cfg.vectorization_mode,
+    mode = "async" if cfg.vectorization_mode == "async" else "sync"
+    with _workers_ignore_signals(mode == "async"):
+        envs = gym.make_vec(
+            cfg.id, num_envs=cfg.num_envs, vectorization_mode=mode,
             vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
             wrappers=list(wrappers), **_make_kwargs(cfg, render_mode),
         )
+    return WorkerVectorEnv(envs) if cfg.vectorization_mode == "worker" else envs
 
 
 def make_env(cfg: EnvConfig, render_mode: str | None = None) -> gym.Env:

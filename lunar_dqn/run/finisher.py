@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from torch import nn
 
 import lunar_dqn
-from lunar_dqn.errors import Diverged, WriteFault
+from lunar_dqn.errors import Diverged, EnvFailed, WriteFault
 from lunar_dqn.play.curve import write_training_curve
 from lunar_dqn.play.greedy import EVAL_SEED_BASE, LANDED_POINTS
 from lunar_dqn.play.video import record_video
@@ -105,9 +105,11 @@ def write_outcome(trainer: Trainer, status: str, error: str | None = None) -> di
     return result
 
 
-def record_failure(trainer: Trainer, err: Diverged | WriteFault) -> Diverged | WriteFault:
-    """Record a run that diverged or could not write a file as such in its summary (if the file
-    system still lets it), and return the error to raise, saying what is left to resume."""
+def record_failure(trainer: Trainer, err: Diverged | WriteFault | EnvFailed
+                   ) -> Diverged | WriteFault | EnvFailed:
+    """Record a run that diverged, could not write a file or whose environment failed as such in
+    its summary (if the file system still lets it), and return the error to raise, saying what
+    is left to resume."""
     status = "failed"
     if isinstance(err, Diverged):
         status = "diverged"

@@ -14,7 +14,7 @@ import torch
 
 from lunar_dqn.algo.buffer import COLUMNS
 from lunar_dqn.algo.prioritized import PrioritizedReplayBuffer
-from lunar_dqn.errors import CheckpointError
+from lunar_dqn.errors import CheckpointError, EnvFailed
 from lunar_dqn.run.checkpoint import all_finite
 from lunar_dqn.run.resume import restore
 
@@ -34,6 +34,8 @@ def restore_checked(trainer: Trainer, state: dict[str, Any], path: Path,
         before()
         try:
             restore(trainer, state)
+        except EnvFailed:
+            raise  # the environments failed replaying the episodes: a fault, not damage
         except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as err:
             problems = [f"it cannot be restored ({type(err).__name__}: {err})".splitlines()[0]]
     if problems:

@@ -1,6 +1,6 @@
-"""Exact resume, in one place: what a resumed run may change, how its environments are rebuilt
-in the middle of their episodes, how its TensorBoard events are trimmed back to the checkpoint,
-and every random generator's state.
+"""Exact resume, in one place: what a resumed run may change, how its TensorBoard events are
+trimmed back to the checkpoint, every random generator's state, and the trainer's whole state
+(its environments are rebuilt in the middle of their episodes by `lunar_dqn.run.episodes`).
 
 A run resumed from its checkpoint continues as if it had never stopped: on CPU, a run killed at
 any moment and resumed gives the same episodes, env steps and weights as one never stopped
@@ -9,16 +9,13 @@ any moment and resumed gives the same episodes, env steps and weights as one nev
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import gymnasium as gym
 import numpy as np
 import torch
-from gymnasium.vector import VectorEnv
 from omegaconf import DictConfig, OmegaConf
 from tensorboard.backend.event_processing.event_file_loader import RawEventFileLoader
 from tensorboard.compat.proto.event_pb2 import Event
@@ -27,6 +24,7 @@ from lunar_dqn.config import default_config, flatten
 from lunar_dqn.errors import ConfigError
 from lunar_dqn.run import evaluator
 from lunar_dqn.run.checkpoint import load_checkpoint
+from lunar_dqn.run.episodes import EpisodeTracker, continue_episodes
 from lunar_dqn.run.history import EpisodeHistory
 from lunar_dqn.run.logger import EPISODE_TAGS, FINAL_PREFIX, GREEDY_EPISODE_TAG, Logger
 from lunar_dqn.run.rundir import CHECKPOINT, check_resumable
@@ -71,78 +69,6 @@ def resume_config(run_dir: Path, overrides: list[str], current: DictConfig) -> D
             OmegaConf.update(cfg, key, OmegaConf.select(current, key), merge=False)
     cfg.resume = str(run_dir)
     return cfg
-
-
-# -- the environments, rebuilt mid-episode ----------------------------------------------------
-
-EPISODE_START = "episode_start"  # the reset info key EpisodeReplay adds
-
-
-class EpisodeReplay(gym.Wrapper):
-    """Lets a sub-env be rebuilt in the middle of an episode, for exact resumes.
-
-    Box2D's world cannot be saved, but it is deterministic: how the episode began (the reset
-    seed, or the RNG state before an unseeded reset) plus the actions taken since rebuild it.
-    The start is reported in the reset info, so the trainer keeps it without asking the
-    worker processes of an async vector env.
-    """
-
-    def __init__(self, env: gym.Env) -> None:
-        super().__init__(env)
-        self.replay_request: tuple[str, list[int]] | None = None  # set through `set_attr`
-
-    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
-        rng = self.env.unwrapped.np_random.bit_generator.state
-        obs, info = self.env.reset(seed=seed, options=options)
-        return obs, {**info, EPISODE_START: json.dumps({"seed": seed, "rng": rng})}
-
-    def replay(self) -> np.ndarray:
-        """Rebuild the episode in `replay_request`; return its current observation."""
-        assert self.replay_request is not None, "set replay_request first"
-        start, actions = self.replay_request
-        record = json.loads(start)
-        if record["seed"] is None:
-            self.env.unwrapped.np_random.bit_generator.state = record["rng"]
-        obs, _ = self.reset(seed=record["seed"])
-        for action in actions:
-            obs, *_ = self.env.step(action)
-        self.replay_request = None
-        return obs
-
-
-class EpisodeTracker:
-    """Each sub-env's current episode: how it began and the actions taken since."""
-
-    def __init__(self, starts: list[str], actions: list[list[int]] | None = None) -> None:
-        self.starts = list(starts)
-        self.actions = [list(a) for a in actions] if actions is not None else [[] for _ in starts]
-
-    def track(self, actions: np.ndarray, done: np.ndarray, infos: dict) -> None:
-        for i, action in enumerate(actions.tolist()):
-            if done[i]:
-                self.starts[i] = infos[EPISODE_START][i]
-                self.actions[i] = []
-            else:
-                self.actions[i].append(action)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"episode_starts": list(self.starts),
-                "episode_actions": [list(a) for a in self.actions]}
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> EpisodeTracker:
-        return cls(state["episode_starts"], state["episode_actions"])
-
-    def replay(self, envs: VectorEnv, seed: int, saved_obs: np.ndarray) -> np.ndarray:
-        """Rebuild every sub-env's episode; return the observations (checked against the
-        checkpoint's)."""
-        envs.reset(seed=seed)
-        envs.set_attr("replay_request", list(zip(self.starts, self.actions, strict=True)))
-        obs = np.stack(envs.call("replay"))
-        if not np.array_equal(obs, saved_obs):
-            log.warning("the replayed environments differ from the checkpoint (another Box2D "
-                        "build?); the run continues from the replayed state")
-        return obs
 
 
 # -- TensorBoard -------------------------------------------------------------------------------
@@ -245,6 +171,6 @@ def restore(trainer: Trainer, state: dict[str, Any]) -> None:
     e = state["envs"]
     trainer.episode_points = e["episode_points"].numpy().copy()
     trainer.episodes = EpisodeTracker.from_state(e)
-    trainer.obs = trainer.episodes.replay(trainer.envs, trainer.cfg.seed, e["obs"].numpy())
+    trainer.obs = continue_episodes(trainer, e["obs"].numpy())
     set_rng_states(state["rng"])
     evaluator.restore(trainer, state.get("evaluation"))  # None: a checkpoint from before it

@@ -16,24 +16,20 @@ from tqdm import tqdm
 from lunar_dqn.algo.nstep import NStepWindow, horizon, longest_n
 from lunar_dqn.algo.prioritized import agent_and_buffer
 from lunar_dqn.config import Config
-from lunar_dqn.errors import Diverged, Interrupted, WriteFault
+from lunar_dqn.errors import Diverged, EnvFailed, Interrupted, WriteFault
 from lunar_dqn.run import finisher, signals
+from lunar_dqn.run.backends import make_training_envs
 from lunar_dqn.run.checkpoint import load_checkpoint, save_checkpoint
 from lunar_dqn.run.console import progress_bar
 from lunar_dqn.run.device import check_buffer_memory, resolve_device
-from lunar_dqn.run.envs import make_vec_env, true_next_obs
+from lunar_dqn.run.envs import true_next_obs
+from lunar_dqn.run.episodes import EPISODE_START, EpisodeTracker
 from lunar_dqn.run.evaluator import Evaluator, after_step
 from lunar_dqn.run.history import EpisodeHistory
 from lunar_dqn.run.integrity import restore_checked
 from lunar_dqn.run.lock import claim
 from lunar_dqn.run.periodic import Every, ScalarLog
-from lunar_dqn.run.resume import (
-    EPISODE_START,
-    EpisodeReplay,
-    EpisodeTracker,
-    capture,
-    seed_everything,
-)
+from lunar_dqn.run.resume import capture, seed_everything
 from lunar_dqn.run.rundir import CHECKPOINT, SOLVED_MODEL
 from lunar_dqn.run.session import check_work_left, open_logger
 from lunar_dqn.run.watch import LearningFilm
@@ -70,7 +66,7 @@ class Trainer:
         checkpoint = load_checkpoint(run_dir / CHECKPOINT) if resume else None
         torch.set_num_threads(cfg.torch_threads)
         seed_everything(cfg.seed)
-        self.envs = make_vec_env(cfg.env, wrappers=[EpisodeReplay])
+        self.envs = make_training_envs(cfg.env)
         self.obs_dim = self.envs.single_observation_space.shape[0]
         self.num_actions = int(self.envs.single_action_space.n)
         check_buffer_memory(cfg.buffer.capacity, self.obs_dim, self.device)
@@ -104,7 +100,7 @@ class Trainer:
     def run(self) -> dict[str, Any]:
         """Train until solved or out of budget, make the closing writes, return the summary. A
         stop signal (SIGINT, SIGTERM, SIGUSR2) ends the loop at its next step with a checkpoint
-        and raises Interrupted. Raises Diverged or WriteFault after recording them."""
+        and raises Interrupted. Raises Diverged, WriteFault or EnvFailed after recording them."""
         with signals.deferred():
             try:
                 self.train()
@@ -112,7 +108,7 @@ class Trainer:
                     return self.finish()
                 self.save_checkpoint()
                 finisher.write_outcome(self, "interrupted")
-            except (Diverged, WriteFault) as err:
+            except (Diverged, WriteFault, EnvFailed) as err:
                 raise finisher.record_failure(self, err) from None
             raise Interrupted(signals.requested())
 
@@ -176,7 +172,8 @@ class Trainer:
         return bool(stop)
 
     def _step_while_learning(self, actions: np.ndarray) -> tuple:
-        """Learn while async envs step (sync envs: the same order, so the same run)."""
+        """Learn while the envs step (the worker, async workers and EnvPool simulate meanwhile;
+        sync envs keep the same order, so every Gymnasium mode gives the same run)."""
         overlap = hasattr(self.envs, "step_async")
         if overlap:
             self.envs.step_async(actions)
