@@ -17,8 +17,10 @@ GIB = 2**30
 
 
 def resolve_device(name: str) -> torch.device:
+    """`auto` is the CPU: at this project's network sizes a GPU trains slower (an H200 took 2x
+    the CPU's time per env step with the defaults, docs/benchmarks.md); `cuda` asks for one."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device("cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"device={name!r} is invalid: CUDA is not available on this machine "
                           "(use device=cpu or device=auto)")
