@@ -71,6 +71,30 @@ def set_up(cfg: AgentConfig, buffer: ReplayBuffer) -> tuple[DQNAgent, float]:
     return agent, (time.perf_counter() - start) * 1e3
 
 
+def learners_for(device: torch.device, dueling: bool) -> list[str]:
+    """The learners timed on `device` (the fused one on CPU only), dueling ones with `dueling`."""
+    learners = [name for name in LEARNERS if device.type == "cpu" or name != "fused"]
+    if dueling:
+        learners += [f"dueling {name}" for name in learners if name != "manual"]
+    return learners
+
+
+def results_table(learners: list[str]) -> Table:
+    """A column per learner, then the fused step's speed-up over each other one (if fused is
+    timed)."""
+    ratios = [name for name in learners if name != "fused"] if "fused" in learners else []
+    return Table([("network", 10), ("batch", 5), *((f"{name} us", 10) for name in learners),
+                  *((f"fused vs {name}", 10) for name in ratios)])
+
+
+def row_cells(hidden: list[int], batch: int, learners: list[str], median: dict[str, float]
+              ) -> list[str]:
+    ratios = [f"{median[name] / median['fused']:.2f}x" for name in learners
+              if "fused" in median and name != "fused"]
+    return ["-".join(map(str, hidden)), str(batch),
+            *(f"{median[name]:.0f}" for name in learners), *ratios]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
@@ -84,12 +108,9 @@ def main() -> None:
     device = torch.device(args.device)
     cpu_clock = args.clock == "cpu" and device.type == "cpu"
     clock = time.thread_time if cpu_clock else time.perf_counter
-    learners = [name for name in LEARNERS if device.type == "cpu" or name != "fused"]
-    if args.dueling:
-        learners += [f"dueling {name}" for name in learners if name != "manual"]
+    learners = learners_for(device, args.dueling)
     buffer = filled_buffer(device)
-    table = Table([("network", 10), ("batch", 5), *((f"{name} us", 10) for name in learners),
-                   *((f"fused vs {name}", 10) for name in learners if name != "fused")])
+    table = results_table(learners)
     print(machine_line(machine_info(device, 1)))
     print(f"clock: {'CPU time of this thread' if cpu_clock else 'wall-clock'}")
     print(table.header())
@@ -106,10 +127,7 @@ def main() -> None:
                 microseconds_per_step(agent, buffer, 50)  # warm-up
                 times[name].append(microseconds_per_step(agent, buffer, args.steps, clock))
         median = {name: statistics.median(times[name]) for name in agents}
-        ratios = [f"{median[name] / median['fused']:.2f}x" for name in learners
-                  if "fused" in median and name != "fused"]
-        print(table.row(["-".join(map(str, hidden)), str(batch),
-                         *(f"{median[name]:.0f}" for name in learners), *ratios]), flush=True)
+        print(table.row(row_cells(hidden, batch, learners, median)), flush=True)
     print("set-up (agent + first step), median ms: " + ", ".join(
         f"{name} {statistics.median(ms):.1f}" for name, ms in set_up_ms.items()))
 

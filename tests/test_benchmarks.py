@@ -15,6 +15,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from benchmarks import (
     compare,
     eval_choices,
+    learn_step,
     learners,
     profile_loop,
     side_by_side,
@@ -460,6 +461,22 @@ def test_learner_medians_carry_lower_bounds_of_unsolved_seeds():
     assert learners.medians(rows, "fused") == {
         "learner": "fused", "solved": "1/3", "env_steps": ">=5000", "gradient_steps": ">=2500",
         "wall_s": ">=8.0", "process_s": "13.0"}
+
+
+@pytest.mark.parametrize("device, dueling, speed_ups", [
+    ("cpu", False, ["fused vs autograd", "fused vs manual"]),
+    ("cuda", False, []),  # no fused learner there: times only, no speed-up columns
+    ("cuda", True, []),
+])
+def test_learn_step_rows_line_up_with_the_header_on_each_device(device, dueling, speed_ups):
+    timed = learn_step.learners_for(torch.device(device), dueling)
+    assert ("fused" in timed) == (device == "cpu")
+    table = learn_step.results_table(timed)
+    assert [name for name in table.names if name.startswith("fused vs")] == speed_ups
+    median = {name: 100.0 + k for k, name in enumerate(timed)}
+    row = table.row(learn_step.row_cells([64, 64], 64, timed, median))
+    assert len(row) == len(table.header().splitlines()[0])
+    assert row.split()[:2] == ["64-64", "64"] and len(row.split()) == len(table.names)
 
 
 # -- end to end -----------------------------------------------------------------------------------

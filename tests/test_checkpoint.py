@@ -10,7 +10,8 @@ import torch
 
 from lunar_dqn.algo.networks import make_q_network
 from lunar_dqn.errors import CheckpointError, Diverged, WriteFault
-from lunar_dqn.run.checkpoint import load_model, safe_load, save_model
+from lunar_dqn.run import checkpoint
+from lunar_dqn.run.checkpoint import load_model, on_cpu, safe_load, save_checkpoint, save_model
 from runutil import WritesMarker, flip_byte, member_data_offset
 
 
@@ -225,3 +226,39 @@ def test_files_get_the_permissions_of_the_umask(tmp_path, model_file):
     finally:
         os.umask(old)
     assert (tmp_path / "group.pt").stat().st_mode & 0o777 == 0o640
+
+
+def test_on_cpu_keeps_the_structure_and_leaves_cpu_tensors_as_they_are():
+    weights = make_q_network(8, 4, [16]).state_dict()
+    tree = {"net": weights, "optimizer": {"state": {0: {"step": torch.tensor(3.0)}}},
+            "rng": (3, torch.arange(4), [torch.ones(2), "x", None])}
+    moved = on_cpu(tree)
+    assert type(moved["net"]) is type(weights) and moved["net"]._metadata == weights._metadata
+    assert list(moved["net"]) == list(weights) and all(
+        moved["net"][k] is weights[k] for k in weights)  # on the CPU: no copy
+    assert moved["optimizer"]["state"][0]["step"] is tree["optimizer"]["state"][0]["step"]
+    assert type(moved["rng"]) is tuple and type(moved["rng"][2]) is list
+    assert moved["rng"][0] == 3 and moved["rng"][2][1:] == ["x", None]
+
+
+@pytest.mark.parametrize("save", ["model", "checkpoint"])
+def test_model_files_and_checkpoints_hold_what_on_cpu_returns(tmp_path, monkeypatch, save):
+    """Whatever device the tensors were on, the file holds `on_cpu`'s tree (a GPU run's file
+    then loads with a plain `torch.load` on a CPU-only machine)."""
+    received = []
+
+    def spy(tree):
+        received.append(tree)
+        return {"moved": True, "format": tree["format"]}
+
+    monkeypatch.setattr(checkpoint, "on_cpu", spy)
+    network = make_q_network(8, 4, [16])
+    path = tmp_path / "file.pt"
+    if save == "model":
+        save_model(path, network, 8, 4, [16], "LunarLander-v3")
+    else:
+        save_checkpoint(path, {"agent": network.state_dict(), "counters": {"env_steps": 0}})
+    assert len(received) == 1
+    saved = torch.load(path, weights_only=True)
+    assert saved == {"moved": True, "format": received[0]["format"]}
+    assert isinstance(received[0]["state_dict" if save == "model" else "agent"], dict)

@@ -35,7 +35,8 @@ BAD_INPUTS = [
     ("env.num_envs=0", "env.num_envs=0 is invalid: must be >= 1"),
     ("env.id=LunarLander-v2", "not a registered Gymnasium environment"),
     ("+env.kwargs.gravityy=-5", "env.kwargs"),
-    ("device=cuda", "CUDA is not available"),
+    # CUDA hidden from the run (below), and a tiny budget should it see a GPU all the same
+    ("device=cuda train.max_env_steps=8", "CUDA is not available"),
     ("experiment=nope", "Could not find 'experiment/nope'"),
     ("agent.taux=0.1", "agent.taux is not a config key (did you mean agent.tau?)"),
     ("+agent.learning_rat=0.01", "agent.learning_rat is not a config key (did you mean "
@@ -63,7 +64,9 @@ BAD_INPUTS = [
 
 
 @pytest.mark.parametrize("args, message", BAD_INPUTS, ids=[a for a, _ in BAD_INPUTS])
-def test_bad_input_gives_one_clear_line(args, message, bad_files, tmp_path):
+def test_bad_input_gives_one_clear_line(args, message, bad_files, tmp_path, monkeypatch):
+    if "device=cuda" in args:  # on a GPU machine too: the run must not see one
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     args = args.format(root=bad_files).split()
     if not any(a.startswith(("hydra.run.dir", "resume")) for a in args):  # a resume: its own
         args.append(f"hydra.run.dir={tmp_path / 'run'}")

@@ -106,8 +106,16 @@ def nan_first(t):
      "agent.optimizer.state[0].exp_avg is a torch.float32 tensor of shape (1, 8), not of shape "
      "(16, 8)"),
     (set_key(lambda rng: rng[:2], "rng", "numpy"), "it cannot be restored"),
+    # a generator state of neither a CPU (5056 bytes) nor a CUDA generator (16)
+    (set_key(torch.zeros(100, dtype=torch.uint8), "buffer", "generator"),
+     "buffer.generator is a torch.uint8 tensor of shape (100,), not a torch.uint8 tensor of "
+     "shape (5056,)"),
+    (set_key(torch.zeros(16), "agent", "action_generator"),
+     "agent.action_generator is a torch.float32 tensor of shape (16,), not a torch.uint8 "
+     "tensor of shape (5056,)"),
 ], ids=["top-key", "counter", "weight", "shape", "buffer-rows", "buffer-size", "history",
-        "counter-type", "envs", "nan-weights", "optimizer-state", "rng"])
+        "counter-type", "envs", "nan-weights", "optimizer-state", "rng", "generator-length",
+        "generator-dtype"])
 def test_a_checkpoint_missing_a_key_or_of_another_shape_is_one_line(run, change, problem):
     edit_checkpoint(run, change)
     message = resume_error(run)

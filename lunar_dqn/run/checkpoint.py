@@ -24,9 +24,26 @@ CHECKPOINT_FORMAT = "lunar_dqn.checkpoint"
 CHECKPOINT_VERSION = 1
 
 
+def on_cpu(tree: Any) -> Any:
+    """`tree` (nested dicts, lists and tuples) with every tensor moved to the CPU; a CPU tensor
+    stays itself, and a state dict keeps its type and `_metadata`."""
+    if isinstance(tree, torch.Tensor):
+        return tree.cpu()
+    if isinstance(tree, dict):
+        moved = type(tree)((key, on_cpu(value)) for key, value in tree.items())
+        if hasattr(tree, "_metadata"):
+            moved._metadata = tree._metadata
+        return moved
+    if type(tree) in (list, tuple):
+        return type(tree)(on_cpu(value) for value in tree)
+    return tree
+
+
 def atomic_save(obj: Any, path: Path) -> None:
-    """`torch.save` through a temporary file, renamed over `path` (see `atomic_write`)."""
-    atomic_write(path, lambda f: torch.save(obj, f))
+    """`torch.save` through a temporary file, renamed over `path` (see `atomic_write`). The file
+    holds CPU tensors only, so one written on a GPU loads with a plain `torch.load` anywhere."""
+    moved = on_cpu(obj)
+    atomic_write(path, lambda f: torch.save(moved, f))
 
 
 def float_tensors(tree: Any) -> Iterator[torch.Tensor]:

@@ -16,6 +16,7 @@ from lunar_dqn.algo.buffer import COLUMNS
 from lunar_dqn.algo.prioritized import PrioritizedReplayBuffer
 from lunar_dqn.errors import CheckpointError, EnvFailed
 from lunar_dqn.run.checkpoint import all_finite
+from lunar_dqn.run.crossdevice import expected_state
 from lunar_dqn.run.resume import restore
 
 if TYPE_CHECKING:
@@ -54,8 +55,8 @@ def checkpoint_problems(state: dict[str, Any], trainer: Trainer) -> list[str]:
         problems.append(f"buffer.size={rows!r} is not a row count of a buffer of "
                         f"{trainer.buffer.capacity}")
         rows = 0
-    buffer: dict[str, Any] = {"capacity": 0, "cursor": 0, "size": 0,
-                              "generator": trainer.buffer.generator.get_state()}
+    buffer: dict[str, Any] = {"capacity": 0, "cursor": 0, "size": 0, "generator": expected_state(
+        state["buffer"], "generator", trainer.buffer.generator)}  # of either device type
     for name in COLUMNS:  # only the filled rows are saved
         column = getattr(trainer.buffer, name)
         buffer[name] = torch.empty((rows, *column.shape[1:]), dtype=column.dtype)
@@ -70,6 +71,8 @@ def checkpoint_problems(state: dict[str, Any], trainer: Trainer) -> list[str]:
     # its per-parameter state is checked against the parameters' shapes below
     groups = len(agent["optimizer"]["param_groups"])
     agent["optimizer"] = {"state": {}, "param_groups": [{}] * groups}
+    agent["action_generator"] = expected_state(state["agent"], "action_generator",
+                                               trainer.agent.action_generator)
     expected = {
         "config": "",
         "agent": agent,

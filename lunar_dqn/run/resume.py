@@ -24,6 +24,7 @@ from lunar_dqn.config import default_config, flatten
 from lunar_dqn.errors import ConfigError
 from lunar_dqn.run import evaluator
 from lunar_dqn.run.checkpoint import load_checkpoint
+from lunar_dqn.run.crossdevice import on_this_device
 from lunar_dqn.run.episodes import EpisodeTracker, continue_episodes
 from lunar_dqn.run.history import EpisodeHistory
 from lunar_dqn.run.logger import EPISODE_TAGS, FINAL_PREFIX, GREEDY_EPISODE_TAG, Logger
@@ -34,12 +35,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# What may change when a run is resumed: budgets and conveniences, never the learning itself.
+# What may change when a run is resumed: budgets, conveniences and the device (see
+# `crossdevice`), never the learning itself.
 SAFE_ON_RESUME = ("train.max_env_steps", "train.max_episodes", "train.stop_when_solved",
                   "train.checkpoint_every", "train.saved_network", "train.polish_env_steps",
                   "logger.progress_bar", "logger.log_every_steps", "logger.video",
                   "logger.video_episodes", "logger.gif_every_steps", "torch_threads",
-                  "env.vectorization_mode", "agent.backward")
+                  "env.vectorization_mode", "agent.backward", "device")
 
 
 def resume_config(run_dir: Path, overrides: list[str], current: DictConfig) -> DictConfig:
@@ -155,7 +157,9 @@ def capture(trainer: Trainer) -> dict[str, Any]:
 
 
 def restore(trainer: Trainer, state: dict[str, Any]) -> None:
-    """Put `trainer` (freshly built from the run's config) back where `capture` took it."""
+    """Put `trainer` (freshly built from the run's config) back where `capture` took it (on
+    another device type, as `crossdevice` says)."""
+    state = on_this_device(trainer, state)
     trainer.agent.load_state_dict(state["agent"])
     trainer.buffer.load_state_dict(state["buffer"])
     trainer.nstep.load_state_dict(state["nstep"])

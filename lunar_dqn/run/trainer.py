@@ -32,6 +32,7 @@ from lunar_dqn.run.periodic import Every, ScalarLog
 from lunar_dqn.run.resume import capture, seed_everything
 from lunar_dqn.run.rundir import CHECKPOINT, SOLVED_MODEL
 from lunar_dqn.run.session import check_work_left, open_logger
+from lunar_dqn.run.transfer import to_device
 from lunar_dqn.run.watch import LearningFilm
 from lunar_dqn.validation import validate
 
@@ -161,7 +162,7 @@ class Trainer:
         ready = self.nstep.push(obs, actions_np, rewards, true_next_obs(next_obs, done, infos),
                                 terminated, done, *horizon(self.cfg.agent, self.env_steps))
         if len(ready.obs):
-            self.buffer.add(*(torch.from_numpy(x).to(device) for x in ready))
+            self.buffer.add(*to_device(ready, device))  # on a GPU: one copy
         self.env_steps += self.cfg.env.num_envs
         bar.update(self.cfg.env.num_envs)
         self.episodes.track(actions_np, done, infos)
