@@ -13,10 +13,8 @@ import torch
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from benchmarks import (
-    compare,
     eval_choices,
     learn_step,
-    learners,
     profile_loop,
     side_by_side,
     throughput,
@@ -267,51 +265,6 @@ def test_eval_choices_runs_on_a_tiny_config(tmp_path):
     assert all(len(r["points"]) == 2 for r in seed["records"])
 
 
-# -- compare --------------------------------------------------------------------------------------
-
-
-MACHINE = {"cpu": "CPU", "cores": 2, "torch": "2.13.0", "torch_threads": 1, "device": "cpu",
-           "gpu": None}
-
-
-def write_result(path, overrides, rows):
-    path.write_text(json.dumps({"benchmark": "time_to_solve", "overrides": overrides,
-                                "machine": MACHINE, "rows": rows}))
-    return path
-
-
-def test_compare_uses_the_seeds_every_file_has_and_the_first_as_baseline(tmp_path, capsys):
-    base = write_result(tmp_path / "a.json", [], [
-        row(0, True, 300, 100_000, 10.0, mean=240, landed=90),
-        row(1, True, 500, 140_000, 14.0, mean=220, landed=80),
-        row(2, True, 100, 10_000, 1.0)])  # seed 2 is not in b.json: left out
-    lever = write_result(tmp_path / "b.json", ["agent.n_step=3"], [
-        row(0, True, 200, 60_000, 6.0, mean=250, landed=92),
-        row(1, False, 900, 100_000, 12.0, mean=100, landed=30)])
-    rows = compare.main([str(base), str(lever)])
-    assert rows[0]["cells"] == ["(defaults)", "2/2", "400", "120000", "140000", "12.0", "230.0",
-                                "85", "1.00x"]
-    # seed 1 did not solve: the to-solve medians are lower bounds
-    assert rows[1]["cells"] == ["agent.n_step=3", "1/2", ">=550", ">=80000", ">=100000", ">=9.0",
-                                "175.0", "61", "0.67x"]
-    out = capsys.readouterr().out
-    assert out.startswith("medians over seeds 0, 1\nmachine: CPU, 2 cores")
-    assert out.splitlines()[-1].split() == rows[1]["cells"]
-
-
-def test_compare_refuses_seeds_a_file_lacks_and_files_of_another_kind(tmp_path, capsys):
-    base = write_result(tmp_path / "a.json", [], [row(0, True, 300, 100_000, 10.0)])
-    other = tmp_path / "t.json"
-    other.write_text(json.dumps({"benchmark": "throughput"}))
-    for argv, message in (([str(base), "--seeds", "0-1"], "seed(s) 1 missing"),
-                          ([str(base), str(other)], "is not a time_to_solve result"),
-                          ([str(tmp_path / "none.json")], "cannot read")):
-        with pytest.raises(SystemExit) as exit_info:
-            compare.main(argv)
-        assert exit_info.value.code == 2
-        assert message in capsys.readouterr().err
-
-
 # -- throughput -----------------------------------------------------------------------------------
 
 
@@ -435,34 +388,6 @@ def test_side_by_side_pairs_seeds_and_compares_medians(tmp_path, capsys):
     assert ">=550.0" in median
 
 
-# -- learners --------------------------------------------------------------------------------------
-
-
-def test_learners_take_turns_first():
-    names = ["fused", "manual", "autograd"]
-    orders = [learners.turn_order(names, k) for k in range(3)]
-    assert [order[0] for order in orders] == names  # each runs first once in three seeds
-    assert all(sorted(order) == sorted(names) for order in orders)
-
-
-@pytest.mark.parametrize("override, option", [("agent.backward=manual", "--learners"),
-                                              ("seed=1", "--seeds")])
-def test_learners_cli_refuses_keys_the_benchmark_sets(override, option, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        learners.parse_args(["--seeds", "0", "--", override])
-    assert exit_info.value.code == 2
-    assert f"is set by the benchmark: use {option}" in capsys.readouterr().err
-
-
-def test_learner_medians_carry_lower_bounds_of_unsolved_seeds():
-    rows = [{**row(seed, solved, 0, steps, wall), "learner": "fused", "gradient_steps": steps // 2,
-             "process_s": wall + 5} for seed, solved, steps, wall in
-            ((0, True, 1000, 2.0), (1, False, 5000, 9.0), (2, False, 5000, 8.0))]
-    assert learners.medians(rows, "fused") == {
-        "learner": "fused", "solved": "1/3", "env_steps": ">=5000", "gradient_steps": ">=2500",
-        "wall_s": ">=8.0", "process_s": "13.0"}
-
-
 @pytest.mark.parametrize("device, dueling, speed_ups", [
     ("cpu", False, ["fused vs autograd", "fused vs manual"]),
     ("cuda", False, []),  # no fused learner there: times only, no speed-up columns
@@ -521,25 +446,6 @@ def test_time_to_solve_trains_evaluates_and_writes_json(tmp_path):
     report = run_module("lunar_dqn.report", str(tmp_path / "bench"), cwd=REPO)
     assert report.returncode == 0, report.stderr
     assert f"| 1 | 1/1 (100%) | {r['env_steps']:,} |" in report.stdout
-
-
-@pytest.mark.slow
-def test_learners_runs_every_seed_with_every_learner(tmp_path):
-    out = tmp_path / "learners.json"
-    result = run_module("benchmarks.learners", "--seeds", "0", "--learners", "fused,autograd",
-                        "--dir", str(tmp_path / "bench"), "--out", str(out), "--",
-                        "debug=smoke", cwd=REPO)
-    assert result.returncode == 0, result.stderr
-    doc = json.loads(out.read_text())
-    assert [(r["seed"], r["learner"]) for r in doc["rows"]] == [(0, "fused"), (0, "autograd")]
-    fused, autograd = doc["rows"]
-    assert fused["solved"] and fused["env_steps"] == autograd["env_steps"] > 0
-    assert fused["gradient_steps"] == autograd["gradient_steps"] > 0
-    assert [m["learner"] for m in doc["medians"]] == ["fused", "autograd"]
-    config = (tmp_path / "bench" / "autograd" / "seed0" / ".hydra" / "config.yaml").read_text()
-    assert "backward: autograd" in config
-    assert doc["machine"]["calibration_env_steps_per_s"] > 0 and "; load average " in result.stdout
-    assert result.stdout.splitlines()[-1] == f"wrote {out}"
 
 
 @pytest.mark.slow
