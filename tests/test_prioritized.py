@@ -14,16 +14,7 @@ from lunar_dqn.algo.prioritized import PrioritizedReplayBuffer
 from lunar_dqn.algo.sumtree import SumTree
 from lunar_dqn.config import BufferConfig, group_defaults
 from lunar_dqn.errors import ConfigError
-
-CPU = torch.device("cpu")
-DEVICES = [CPU] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
-
-
-def rows(start: int, n: int, device=CPU):
-    """n transitions whose every field encodes its index (as in test_buffer)."""
-    i = torch.arange(start, start + n, dtype=torch.float32, device=device)
-    return (i[:, None].repeat(1, 3), (i % 4).long(), i * 10, i[:, None].repeat(1, 3) + 0.5,
-            (i % 2 == 0), i / 100)
+from test_buffer import CPU, DEVICES, rows  # transitions that encode their index
 
 
 def test_sum_tree_finds_the_leaf_whose_interval_holds_the_sum():
