@@ -21,8 +21,10 @@ register_configs()
 
 
 def agent_config(**values) -> AgentConfig:
-    """The default agent config with `values` changed, as the dataclass the agent gets."""
-    return OmegaConf.to_object(OmegaConf.merge(group_defaults("agent"), values))
+    """The default agent config with `values` changed, as the dataclass the agent gets; the
+    plain MLP (no dueling head) unless `dueling=True`: the learners' unit tests check its math."""
+    return OmegaConf.to_object(OmegaConf.merge(group_defaults("agent"), {"dueling": False},
+                                               values))
 
 
 def env_config(**values) -> DictConfig:

@@ -120,7 +120,7 @@ def test_an_annealed_horizon_needs_ends_it_can_interpolate(overrides, message):
 DOCUMENTED_DEFAULTS = {
     "env": {"id": "LunarLander-v3", "num_envs": 8, "vectorization_mode": "sync",
             "max_episode_steps": None, "kwargs": {}},
-    "agent": {"hidden_sizes": [128, 128], "layer_norm": False, "dueling": False,
+    "agent": {"hidden_sizes": [128, 128], "layer_norm": False, "dueling": True,
               "learning_rate": 1e-3, "learning_rate_min": 1e-4,
               "learning_rate_decay_steps": None, "gamma": 0.99, "tau": 5e-3,
               "target_update_every": 1, "n_step": 1, "horizon_anneal_steps": None,

@@ -152,7 +152,7 @@ def test_a_run_evaluates_on_schedule_logs_it_and_hands_over_the_best(tmp_path):
     run = tmp_path / "run"
     summary = train(compose_config("debug=smoke", "train.stop_when_solved=true",
                                    "train.max_episodes=1000", "train.polish_env_steps=1000",
-                                   "eval.every_env_steps=300"), run)
+                                   "eval.every_env_steps=300", "agent.dueling=false"), run)
     solved = summary["solved_env_steps"]
     assert solved == 538 and summary["env_steps"] == solved + 1000  # 2 envs: exact
     rows = evaluations(run)
@@ -193,7 +193,7 @@ def test_evaluation_changes_nothing_in_the_training(tmp_path):
 
 def test_without_a_polish_the_run_stops_at_the_solve_evaluated(tmp_path):
     summary = train(compose_config("debug=smoke", "train.stop_when_solved=true",
-                                   "logger.tensorboard=false"), tmp_path)
+                                   "logger.tensorboard=false", "agent.dueling=false"), tmp_path)
     assert summary["env_steps"] == summary["solved_env_steps"] == 538
     assert [int(r["env_steps"]) for r in evaluations(tmp_path)] == [500, 538]
 

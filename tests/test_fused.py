@@ -232,7 +232,8 @@ def test_a_torch_learners_checkpoint_resumes_with_the_fused_learner():
 
 
 SMOKE = ("debug=smoke", "train.max_episodes=1000", "train.solve_score=1000",
-         "agent.backward=fused", "agent.double_dqn=true", "agent.n_step=3")
+         "agent.backward=fused", "agent.double_dqn=true", "agent.n_step=3",
+         "agent.dueling=false")  # the plain MLP, which every learner covers
 
 
 def history(run_dir) -> list[dict]:

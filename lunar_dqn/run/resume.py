@@ -44,17 +44,23 @@ SAFE_ON_RESUME = ("train.max_env_steps", "train.max_episodes", "train.stop_when_
                   "env.vectorization_mode", "agent.backward", "device")
 
 
+# What a run written before these keys existed had in effect, whatever today's defaults are.
+LEGACY = {"agent.dueling": False, "agent.layer_norm": False}
+
+
 def resume_config(run_dir: Path, overrides: list[str], current: DictConfig) -> DictConfig:
     """The config a run was trained with, plus the overrides that are safe to change."""
     check_resumable(run_dir)
     saved = OmegaConf.create(load_checkpoint(run_dir / CHECKPOINT)["config"])
     defaults = default_config()
     cfg = OmegaConf.merge(defaults, saved)
-    # keys new since the run's version: what the command sets (its presets, else the defaults)
+    # keys new since the run's version: what it had in effect (LEGACY), else what the command
+    # sets (its presets, else the defaults)
     new_keys = flatten(OmegaConf.to_container(defaults)).keys() - flatten(
         OmegaConf.to_container(saved)).keys()
     for key in new_keys:
-        OmegaConf.update(cfg, key, OmegaConf.select(current, key), merge=False)
+        value = LEGACY[key] if key in LEGACY else OmegaConf.select(current, key)
+        OmegaConf.update(cfg, key, value, merge=False)
     keys = [o.split("=", 1)[0].lstrip("+~") for o in overrides]
     # Repeating the run's own command is fine; changing what it learns with is not. What the
     # command set: the keys it names, and any that it moved off the defaults (presets).
