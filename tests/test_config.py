@@ -34,6 +34,7 @@ def test_seed_notebook_preset_is_the_lab():
         100_000, 0.995, 1e-3, 4, 64, 1e-3)
     assert (a.epsilon_start, a.epsilon_decay, a.epsilon_min) == (1.0, 0.995, 0.01)
     assert list(a.hidden_sizes) == [64, 64] and a.loss == "mse" and not a.double_dqn
+    assert not a.dueling and not a.layer_norm  # the lab's plain Q-network
     assert cfg.env.num_envs == 1
 
 
