@@ -19,7 +19,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"  # shipped inside the package
 BACKWARDS = ("auto", "fused", "manual", "autograd")  # agent.backward: see lunar_dqn/algo/learner.py
-VECTORIZATION_MODES = ("sync", "worker", "async", "envpool")  # see lunar_dqn/run/backends.py
+VECTORIZATION_MODES = ("auto", "sync", "worker", "async", "envpool")  # see run/backends.py
 
 
 @dataclass

@@ -86,7 +86,7 @@ def validate(cfg: Any) -> None:
     _check(e.num_envs >= 1, "env.num_envs", e.num_envs, "must be >= 1")
     _check(
         e.vectorization_mode in VECTORIZATION_MODES, "env.vectorization_mode",
-        e.vectorization_mode, "must be 'sync', 'worker', 'async' or 'envpool'",
+        e.vectorization_mode, "must be 'auto', 'sync', 'worker', 'async' or 'envpool'",
     )
     _check(
         e.max_episode_steps is None or e.max_episode_steps >= 1,

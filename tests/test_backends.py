@@ -8,15 +8,17 @@ import textwrap
 
 import numpy as np
 import pytest
-from gymnasium.vector import AsyncVectorEnv
+from gymnasium.vector import AsyncVectorEnv, SyncVectorEnv
 
 from conftest import REPO, env_config, run_module
 from envutil import EXPLODES_AT, line_of
 from lunar_dqn.errors import ConfigError, EnvFailed
-from lunar_dqn.run.backends import OneLineFaults, make_training_envs
+from lunar_dqn.run import backends
+from lunar_dqn.run.backends import OneLineFaults, make_training_envs, training_mode
 from lunar_dqn.run.checkpoint import load_checkpoint
 from lunar_dqn.run.env_worker import WorkerVectorEnv
 from lunar_dqn.run.envpool_env import EnvPoolVectorEnv
+from lunar_dqn.run.envs import make_vec_env
 from lunar_dqn.run.episodes import EPISODE_START
 from lunar_dqn.run.rundir import CHECKPOINT, HISTORY, SUMMARY
 
@@ -36,8 +38,34 @@ def test_each_mode_builds_its_envs_with_episode_starts(counting_env_id, mode, ki
         envs.close()
 
 
+@pytest.mark.parametrize("platform, cores, mode", [("linux", {0, 1}, "worker"),
+                                                    ("linux", {0}, "sync"),
+                                                    ("darwin", {0, 1, 2, 3}, "sync")])
+def test_auto_takes_the_worker_on_linux_with_a_second_core_else_sync(monkeypatch, platform,
+                                                                      cores, mode):
+    monkeypatch.setattr(backends.sys, "platform", platform)
+    monkeypatch.setattr(backends.os, "sched_getaffinity", lambda pid: cores, raising=False)
+    assert training_mode("auto") == mode
+    assert [training_mode(m) for m in ("sync", "worker", "async", "envpool")] == [
+        "sync", "worker", "async", "envpool"]
+    envs = make_training_envs(env_config(num_envs=2, vectorization_mode="auto"))
+    try:
+        assert isinstance(envs, WorkerVectorEnv if mode == "worker" else OneLineFaults)
+    finally:
+        envs.close()
+
+
+def test_auto_plays_evaluation_envs_in_this_process():
+    envs = make_vec_env(env_config(num_envs=2, vectorization_mode="auto"))
+    try:
+        assert isinstance(envs, SyncVectorEnv)
+    finally:
+        envs.close()
+
+
 def test_an_exception_in_a_sync_env_is_one_line_naming_it_and_where():
-    envs = make_training_envs(env_config(id="ExplodingEnv-v0", num_envs=2))
+    envs = make_training_envs(env_config(id="ExplodingEnv-v0", num_envs=2,
+                                         vectorization_mode="sync"))
     try:
         envs.reset(seed=0)
         envs.step(np.array([0, 0]))
@@ -52,7 +80,8 @@ def test_an_exception_in_a_sync_env_is_one_line_naming_it_and_where():
 
 
 def test_the_sync_wrapper_passes_replay_requests_through(counting_env_id):
-    envs = make_training_envs(env_config(id=counting_env_id, num_envs=2))
+    envs = make_training_envs(env_config(id=counting_env_id, num_envs=2,
+                                         vectorization_mode="sync"))
     try:
         _, infos = envs.reset(seed=0)
         envs.set_attr("replay_request", [(start, [0, 0, 0]) for start in infos[EPISODE_START]])
@@ -69,6 +98,10 @@ FAILING_TRAIN = textwrap.dedent("""
     import envutil  # registers the faulty environments
     runpy.run_module("lunar_dqn.train", run_name="__main__", alter_sys=True)  # as python -m
 """)
+
+
+# What an env failure names under the default env.vectorization_mode=auto on this machine.
+AUTO_WHERE = " in the env worker process" if training_mode("auto") == "worker" else ""
 
 
 def train_with_faulty_env(*args: str) -> subprocess.CompletedProcess:
@@ -102,7 +135,7 @@ def test_an_env_that_fails_before_training_leaves_no_run_directory(tmp_path):
     done = train_with_faulty_env("env.id=BrokenResetEnv-v0", f"hydra.run.dir={run}")
     assert done.returncode == 1
     assert done.stderr.splitlines() == [
-        "error: the environment failed: OSError: no engine (at envutil.py:"
+        f"error: the environment failed{AUTO_WHERE}: OSError: no engine (at envutil.py:"
         f"{line_of('raise OSError')} in reset)"]
     assert not run.exists()
 
@@ -115,15 +148,14 @@ def test_in_a_sweep_a_failing_env_is_recorded_and_the_sweep_goes_on(tmp_path):
     exploded = f"ValueError: the engine exploded (at envutil.py:{EXPLODES_AT} in step)"
     no_engine = f"OSError: no engine (at envutil.py:{line_of('raise OSError')} in reset)"
     assert done.returncode == 1  # every job failed, and the second ran after the first did
+    failed = f"the environment failed{AUTO_WHERE}"
     assert done.stderr.splitlines() == [
-        f"error: 2 of 2 jobs failed: job 0 (env.id=LateExplodingEnv-v0): the environment "
-        f"failed: {exploded}; job 1 (env.id=BrokenResetEnv-v0): the environment failed: "
-        f"{no_engine}"]
+        f"error: 2 of 2 jobs failed: job 0 (env.id=LateExplodingEnv-v0): {failed}: {exploded}; "
+        f"job 1 (env.id=BrokenResetEnv-v0): {failed}: {no_engine}"]
     during, before = (json.loads((tmp_path / job / SUMMARY).read_text()) for job in ("0", "1"))
     assert during["status"] == "failed" and during["env_steps"] > 1000
-    assert during["error"] == f"the environment failed: {exploded}"
-    assert before == {"status": "failed", "solved": False,
-                      "error": f"the environment failed: {no_engine}"}
+    assert during["error"] == f"{failed}: {exploded}"
+    assert before == {"status": "failed", "solved": False, "error": f"{failed}: {no_engine}"}
 
 
 # -- envpool's refusals, which need no EnvPool --------------------------------------------

@@ -119,7 +119,7 @@ def test_an_annealed_horizon_needs_ends_it_can_interpolate(overrides, message):
 # Every default, as the README and the YAML files document them. A retuned default changes here,
 # in its YAML file and in the README's table together.
 DOCUMENTED_DEFAULTS = {
-    "env": {"id": "LunarLander-v3", "num_envs": 8, "vectorization_mode": "sync",
+    "env": {"id": "LunarLander-v3", "num_envs": 8, "vectorization_mode": "auto",
             "max_episode_steps": None, "kwargs": {}},
     "agent": {"hidden_sizes": [128, 128], "layer_norm": False, "dueling": True,
               "learning_rate": 1e-3, "learning_rate_min": 1e-4,

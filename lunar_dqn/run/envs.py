@@ -75,24 +75,27 @@ def check_env(cfg: EnvConfig) -> None:
 
 
 def make_vec_env(cfg: EnvConfig, render_mode: str | None = None,
-                 wrappers: Sequence[Callable[[gym.Env], gym.Env]] = ()) -> VectorEnv:
+                 wrappers: Sequence[Callable[[gym.Env], gym.Env]] = (),
+                 mode: str | None = None) -> VectorEnv:
     """`num_envs` copies of `cfg.id` that reset a finished sub-env within the same step, each
     wrapped in `wrappers` (training adds `episodes.EpisodeReplay`).
 
     SAME_STEP autoreset returns the reset observation in the step that ended the episode and
     the true last observation in `infos["final_obs"]`, so every step is a real transition.
-    `worker` runs the `sync` vector env in a process of its own; `envpool` (training only, see
-    `backends.make_training_envs`) gets Gymnasium's `sync` envs here.
+    `mode` (default `cfg.vectorization_mode`): `worker` runs the `sync` vector env in a process
+    of its own; `envpool` and `auto` (training only, see `backends.make_training_envs`) get
+    Gymnasium's `sync` envs here.
     """
     check_env(cfg)
-    mode = "async" if cfg.vectorization_mode == "async" else "sync"
-    with _workers_ignore_signals(mode == "async"):
+    mode = mode or cfg.vectorization_mode
+    gym_mode = "async" if mode == "async" else "sync"
+    with _workers_ignore_signals(gym_mode == "async"):
         envs = gym.make_vec(
-            cfg.id, num_envs=cfg.num_envs, vectorization_mode=mode,
+            cfg.id, num_envs=cfg.num_envs, vectorization_mode=gym_mode,
             vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
             wrappers=list(wrappers), **_make_kwargs(cfg, render_mode),
         )
-    return WorkerVectorEnv(envs) if cfg.vectorization_mode == "worker" else envs
+    return WorkerVectorEnv(envs) if mode == "worker" else envs
 
 
 def make_env(cfg: EnvConfig, render_mode: str | None = None) -> gym.Env:
