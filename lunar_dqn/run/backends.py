@@ -38,7 +38,7 @@ def training_mode(requested: str) -> str:
 def make_training_envs(cfg: EnvConfig) -> VectorEnv:
     mode = training_mode(cfg.vectorization_mode)
     if mode != cfg.vectorization_mode:
-        log.info("env.vectorization_mode=auto: %s", mode)
+        log.debug("env.vectorization_mode=auto: %s", mode)
     if mode == "envpool":
         return EnvPoolVectorEnv(cfg)
     envs = make_vec_env(cfg, wrappers=[EpisodeReplay], mode=mode)
