@@ -35,7 +35,8 @@ LAB = "experiment=seed_notebook"  # the lab's network, batch and update rate
 # Learning on, solving and the evaluation during training switched off; no progress bar, no
 # closing video: the loop alone.
 NEVER_SOLVE = ("train.solve_score=1e9", "train.max_episodes=1000000000",
-               "eval.every_env_steps=null", "logger.progress_bar=false", "logger.video=false")
+               "eval.every_env_steps=null", "train.polish_env_steps=0", "logger.progress_bar=false",
+               "logger.video=false")
 CALIBRATION_SECONDS = 1.5
 # Runs to the solved rule stop when they solve, print no progress bar into their log and record
 # no video (`python -m lunar_dqn.evaluate run_dir=... video=true` makes one afterwards).

@@ -119,8 +119,10 @@ def _validate_evaluation(cfg: Any) -> None:
     most = TEST_SEED_BASE - VALIDATION_SEED_BASE
     _check(1 <= k <= most, "eval.episodes", k, f"must be in [1, {most}]")
     _check(polish >= 0, "train.polish_env_steps", polish, "must be >= 0")
-    _check(polish == 0 or every is not None, "train.polish_env_steps", polish,
-           "needs evaluations (eval.every_env_steps) to hand the polished network over")
+    _check(polish == 0 or every is not None or not cfg.train.stop_when_solved,
+           "train.polish_env_steps", polish,
+           "needs evaluations (eval.every_env_steps) to hand the polished network over: "
+           "without them, set train.polish_env_steps=0")
     _check(every is None or not VALIDATION_SEED_BASE - cfg.env.num_envs < cfg.seed
            < VALIDATION_SEED_BASE + k, "seed", cfg.seed, f"training's reset seeds (seed + i, "
            f"i < env.num_envs) would overlap the evaluation's, {VALIDATION_SEED_BASE}-"

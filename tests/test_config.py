@@ -136,8 +136,8 @@ DOCUMENTED_DEFAULTS = {
                "video": True, "video_episodes": 3, "gif_every_steps": None},
     "train": {"max_env_steps": 1_000_000, "max_episodes": 3000, "solve_score": 200.0,
               "solve_window": 100, "stop_when_solved": True, "checkpoint_every": 50_000,
-              "saved_network": "target", "polish_env_steps": 0},
-    "eval": {"every_env_steps": 10_000, "episodes": 10},
+              "saved_network": "target", "polish_env_steps": 100000},
+    "eval": {"every_env_steps": 20_000, "episodes": 10},
     "seed": 0, "device": "auto", "torch_threads": 1, "resume": None,
 }
 

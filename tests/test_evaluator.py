@@ -88,7 +88,10 @@ def test_a_polish_without_evaluation_is_refused_and_no_evaluation_frees_the_seed
     with pytest.raises(ConfigError, match=r"train.polish_env_steps=1000 is invalid: needs "
                                           r"evaluations \(eval.every_env_steps\)"):
         validate(compose_config("train.polish_env_steps=1000", "eval.every_env_steps=null"))
-    validate(compose_config("seed=900000", "eval.every_env_steps=null"))
+    validate(compose_config("train.polish_env_steps=1000", "eval.every_env_steps=null",
+                            "train.stop_when_solved=false"))  # no solve to polish after
+    validate(compose_config("seed=900000", "eval.every_env_steps=null",
+                            "train.polish_env_steps=0"))
 
 
 def test_evaluation_plays_each_episode_on_its_validation_seed():

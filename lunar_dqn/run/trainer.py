@@ -226,6 +226,9 @@ class Trainer:
                 finisher.save_model_file(self, SOLVED_MODEL)
                 self.solved_wall_time = self._tick()
                 stop = t.stop_when_solved and not t.polish_env_steps
+                if t.stop_when_solved and t.polish_env_steps:
+                    log.info("polishing: %d env steps more, the best evaluated network handed "
+                             "over (train.polish_env_steps=0 stops here)", t.polish_env_steps)
             if stop or len(self.history) >= t.max_episodes:
                 break
         bar.set_postfix(episodes=len(self.history), avg=f"{self.history.average:.1f}",
