@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -151,13 +152,16 @@ def test_landed_counts_episodes_of_200_points_or_more():
 # -- in a run ---------------------------------------------------------------------------------
 
 
-def test_a_run_evaluates_on_schedule_logs_it_and_hands_over_the_best(tmp_path):
+def test_a_run_evaluates_on_schedule_logs_it_and_hands_over_the_best(tmp_path, caplog):
     run = tmp_path / "run"
+    caplog.set_level(logging.INFO, logger="lunar_dqn")
     summary = train(compose_config("debug=smoke", "train.stop_when_solved=true",
                                    "train.max_episodes=1000", "train.polish_env_steps=1000",
                                    "eval.every_env_steps=300", "agent.dueling=false"), run)
     solved = summary["solved_env_steps"]
     assert solved == 538 and summary["env_steps"] == solved + 1000  # 2 envs: exact
+    assert ("polishing: 1000 env steps more, the best evaluated network handed over "
+            "(train.polish_env_steps=0 stops here)") in caplog.messages
     rows = evaluations(run)
     expected = sorted({*range(300, solved + 1001, 300), solved, solved + 1000})
     assert [int(r["env_steps"]) for r in rows] == expected
@@ -194,10 +198,12 @@ def test_evaluation_changes_nothing_in_the_training(tmp_path):
     assert off["model"] == FINAL_MODEL and off["model_eval_points"] is off["model_passes"] is None
 
 
-def test_without_a_polish_the_run_stops_at_the_solve_evaluated(tmp_path):
+def test_without_a_polish_the_run_stops_at_the_solve_evaluated(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="lunar_dqn")
     summary = train(compose_config("debug=smoke", "train.stop_when_solved=true",
                                    "logger.tensorboard=false", "agent.dueling=false"), tmp_path)
     assert summary["env_steps"] == summary["solved_env_steps"] == 538
+    assert not any(m.startswith("polishing") for m in caplog.messages)
     assert [int(r["env_steps"]) for r in evaluations(tmp_path)] == [500, 538]
 
 
